@@ -1,0 +1,1 @@
+"""Sanctions and PEP lists, screening, risk scoring, review cases and decisions."""

@@ -1,0 +1,1 @@
+"""Screening lists, checks and review cases (built with the compliance issue)."""

@@ -1,0 +1,39 @@
+"""Money helpers: the one place amounts are quantised to a currency's minor units."""
+
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+# Banker's rounding: the rule for every amount DelTran computes (FX legs, fees, splits).
+ROUNDING = ROUND_HALF_EVEN
+FX_RATE_PLACES = Decimal("0.00000001")
+# Largest amount accepted on one payment, in any currency (18 integer digits).
+MAX_AMOUNT = Decimal("999999999999999999")
+
+
+def minor_unit_exponent(minor_units: int) -> Decimal:
+    return Decimal(1).scaleb(-minor_units)
+
+
+def quantize_amount(amount: Decimal, minor_units: int) -> Decimal:
+    return amount.quantize(minor_unit_exponent(minor_units), rounding=ROUNDING)
+
+
+def decimal_places(amount: Decimal) -> int:
+    """Significant decimal places: 10.50 has one, 10.00 none."""
+    normalised = amount.normalize()
+    exponent = normalised.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def parse_decimal(value) -> Decimal:
+    """A Decimal from a JSON string or number; floats are refused (they are not exact)."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise InvalidOperation("not an exact decimal")
+    result = Decimal(str(value).strip()) if isinstance(value, (str, int, Decimal)) else None
+    if result is None or not result.is_finite():
+        raise InvalidOperation("not a finite decimal")
+    return result
+
+
+def amount_str(amount: Decimal, minor_units: int) -> str:
+    """The amount as JSON and CSV carry it: a plain decimal string with the currency's minor units."""
+    return format(quantize_amount(amount, minor_units), "f")

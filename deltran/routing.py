@@ -1,0 +1,3 @@
+"""WebSocket routes. The event consumer is added with the live back office."""
+
+websocket_urlpatterns: list = []

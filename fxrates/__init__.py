@@ -1,0 +1,1 @@
+"""Currencies, FX rates, their history, conversion and the volatility simulation."""

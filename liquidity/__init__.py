@@ -1,0 +1,1 @@
+"""The liquidity provider pool: per-currency balances, thresholds, rebalancing and FX legs."""

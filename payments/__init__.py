@@ -1,0 +1,1 @@
+"""The payment lifecycle: intake, pipeline, timeline, lists, exports and pages."""

@@ -1,0 +1,192 @@
+"""Payment API: initiate, list, detail and CSV export. Thin: parse, call a service or selector, render."""
+
+from django.http import Http404
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from deltran.api import PageParams
+from deltran.export import streaming_csv_response
+from deltran.idempotency import idempotent_call, request_fingerprint
+from deltran.roles import HasRole
+from payments.api.serializers import (
+    PaymentDetailSerializer,
+    PaymentInitiateSerializer,
+    PaymentListItemSerializer,
+    PaymentListResponseSerializer,
+)
+from payments.filters import PaymentFilter
+from payments.models import Payment
+from payments.selectors import payment_amount_str, payment_detail, payment_export_rows, payment_list
+from payments.services import payment_initiate
+from settlement.selectors import participant_directory
+from settlement.validators import normalise_bic
+
+ERROR_RESPONSES = {
+    400: OpenApiResponse(description="Invalid input: {code, message, fields}"),
+    401: OpenApiResponse(description="Not authenticated"),
+    403: OpenApiResponse(description="Role does not allow this"),
+}
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Repeat-safe key, scoped to the sender bank: a repeat returns the first response.",
+)
+
+
+class FilteredPaymentsView(GenericAPIView):
+    """Base of the list and the export: the same FilterSet, so both return the same rows."""
+
+    permission_classes = [HasRole]
+    filterset_class = PaymentFilter
+    filter_backends = [DjangoFilterBackend]
+
+    def get_queryset(self):
+        return payment_list()
+
+
+class PaymentInitiateView(APIView):
+    capability = "payments.initiate"
+    permission_classes = [HasRole]
+
+    @extend_schema(
+        request=PaymentInitiateSerializer,
+        responses={
+            201: PaymentDetailSerializer,
+            409: OpenApiResponse(description="idempotency_conflict"),
+            **ERROR_RESPONSES,
+        },
+        parameters=[IDEMPOTENCY_HEADER],
+        summary="Initiate a payment",
+    )
+    def post(self, request):
+        key = request.headers.get("Idempotency-Key", "").strip()
+        sender = request.data.get("sender_bic") if isinstance(request.data, dict) else None
+        scope = normalise_bic(sender) if isinstance(sender, str) else ""
+
+        def produce():
+            serializer = PaymentInitiateSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            payment = payment_initiate(actor=request.user, instruction=serializer.to_instruction(), idempotency_key=key)
+            return status.HTTP_201_CREATED, PaymentDetailSerializer(payment_detail(payment.id)).data
+
+        result = idempotent_call(
+            scope=scope, key=key or None, fingerprint=request_fingerprint(request.data), produce=produce
+        )
+        response = Response(result.body, status=result.status)
+        if result.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+class PaymentListView(FilteredPaymentsView):
+    capability = "payments.view"
+
+    @extend_schema(
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("limit", int)],
+        responses={200: PaymentListResponseSerializer, **ERROR_RESPONSES},
+        summary="List payments (filtered, newest first)",
+    )
+    def get(self, request):
+        pages = PageParams(request.query_params)
+        queryset = self.filter_queryset(self.get_queryset())
+        rows = queryset[pages.offset : pages.offset + pages.limit]
+        return Response(
+            {
+                "payments": PaymentListItemSerializer(rows, many=True).data,
+                "total": queryset.count(),
+                "page": pages.page,
+                "limit": pages.limit,
+            }
+        )
+
+
+class PaymentDetailView(APIView):
+    capability = "payments.view"
+    permission_classes = [HasRole]
+
+    @extend_schema(responses={200: PaymentDetailSerializer, 404: OpenApiResponse(description="not_found")})
+    def get(self, request, payment_id):
+        try:
+            payment = payment_detail(payment_id)
+        except Payment.DoesNotExist as exc:
+            raise Http404 from exc
+        return Response(PaymentDetailSerializer(payment).data)
+
+
+EXPORT_HEADER = [
+    "Payment ID",
+    "Reference",
+    "End-to-end ID",
+    "Sender BIC",
+    "Sender",
+    "Receiver BIC",
+    "Receiver",
+    "Amount",
+    "Currency",
+    "Status",
+    "Debtor",
+    "Creditor",
+    "Remittance information",
+    "Created At",
+    "Settled At",
+]
+
+
+def export_rows(queryset):
+    banks = participant_directory().banks
+
+    def name(bic):
+        bank = banks.get(bic)
+        return bank.name if bank else ""
+
+    for (
+        pid,
+        ref,
+        e2e,
+        sender,
+        receiver,
+        amount,
+        currency,
+        state,
+        debtor,
+        creditor,
+        remittance,
+        created,
+        settled,
+    ) in payment_export_rows(queryset).iterator(chunk_size=2000):
+        yield (
+            pid,
+            ref,
+            e2e,
+            sender,
+            name(sender),
+            receiver,
+            name(receiver),
+            payment_amount_str(amount, currency),
+            currency,
+            state,
+            debtor,
+            creditor,
+            remittance,
+            created,
+            settled,
+        )
+
+
+class PaymentExportView(FilteredPaymentsView):
+    capability = "payments.export"
+
+    @extend_schema(
+        responses={(200, "text/csv"): OpenApiTypes.STR, **ERROR_RESPONSES},
+        summary="Export the filtered payments as CSV (streamed)",
+    )
+    def get(self, request):
+        queryset = self.filter_queryset(self.get_queryset())
+        return streaming_csv_response(filename="payments.csv", header=EXPORT_HEADER, rows=export_rows(queryset))

@@ -1,0 +1,80 @@
+"""Payments and their timelines."""
+
+from django.conf import settings
+from django.db import models
+
+from deltran.ids import uuid7
+from payments.choices import Channel, PaymentStatus
+
+
+class Payment(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    payment_reference = models.CharField(max_length=35)
+    end_to_end_id = models.CharField(max_length=35, blank=True)
+    sender_bank = models.ForeignKey("settlement.Bank", on_delete=models.PROTECT, related_name="+")
+    receiver_bank = models.ForeignKey("settlement.Bank", on_delete=models.PROTECT, related_name="+")
+    sender_account = models.ForeignKey("settlement.SettlementAccount", on_delete=models.PROTECT, related_name="+")
+    receiver_account = models.ForeignKey("settlement.SettlementAccount", on_delete=models.PROTECT, related_name="+")
+    # Denormalised from the banks so lists and filters need no join.
+    sender_bic = models.CharField(max_length=11)
+    receiver_bic = models.CharField(max_length=11)
+    amount = models.DecimalField(max_digits=28, decimal_places=4)
+    currency = models.ForeignKey("fxrates.Currency", on_delete=models.PROTECT, related_name="+", db_column="currency")
+    debtor_name = models.CharField(max_length=140)
+    debtor_iban = models.CharField(max_length=34, blank=True)
+    debtor_account = models.CharField(max_length=34, blank=True)
+    creditor_name = models.CharField(max_length=140)
+    creditor_iban = models.CharField(max_length=34, blank=True)
+    creditor_account = models.CharField(max_length=34, blank=True)
+    remittance_info = models.CharField(max_length=140, blank=True)
+    status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.INITIATED)
+    status_reason = models.CharField(max_length=255, blank=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.REST)
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    risk_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    processed_at = models.DateTimeField(null=True, blank=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="payment_created_idx"),
+            models.Index(fields=["status", "-created_at"], name="payment_status_created_idx"),
+            models.Index(fields=["currency", "-created_at"], name="payment_currency_created_idx"),
+            models.Index(fields=["sender_bic", "-created_at"], name="payment_sender_created_idx"),
+            models.Index(fields=["receiver_bic", "-created_at"], name="payment_receiver_created_idx"),
+            models.Index(fields=["end_to_end_id"], name="payment_e2e_idx"),
+            # Serves equality everywhere and, on PostgreSQL, prefix search (LIKE 'ABC%').
+            models.Index(fields=["payment_reference"], name="payment_reference_idx", opclasses=["varchar_pattern_ops"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payment_reference} {self.amount} {self.currency_id} {self.status}"
+
+
+class PaymentTransition(models.Model):
+    """One step on a payment's timeline: who moved it, when, from which status to which, and why."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="timeline")
+    from_status = models.CharField(max_length=20, choices=PaymentStatus.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=PaymentStatus.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150)
+    reason = models.CharField(max_length=255)
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.payment_id}: {self.from_status or '-'} → {self.to_status}"

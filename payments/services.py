@@ -1,0 +1,257 @@
+"""Payment writes: intake runs a payment through the pipeline's stages and records it.
+
+The pipeline is the list PIPELINE below. Each stage takes the payment in memory
+and may move it along the transition table (payments/choices.py); when every
+stage has run, the payment, its timeline, its event and its audit entry are
+written in one transaction. Later stages (FX, screening, routing, liquidity)
+join the list in order.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
+
+from deltran.audit import AuditItem, audit_record_many
+from deltran.errors import DomainError, ValidationFailed
+from deltran.events import event_record_many
+from deltran.money import MAX_AMOUNT, decimal_places
+from payments.choices import Channel, PaymentStatus, can_transition
+from payments.models import Payment, PaymentTransition
+from settlement.selectors import ParticipantDirectory, participant_directory
+
+
+@dataclass(frozen=True)
+class PaymentInstruction:
+    """What a bank asks the network to do, as parsed from REST JSON or an ISO 20022 message."""
+
+    sender_bic: str
+    receiver_bic: str
+    amount: Decimal
+    currency: str
+    debtor_name: str
+    creditor_name: str
+    debtor_iban: str = ""
+    debtor_account: str = ""
+    creditor_iban: str = ""
+    creditor_account: str = ""
+    remittance_info: str = ""
+    payment_reference: str = ""
+    end_to_end_id: str = ""
+
+
+class InvalidTransition(DomainError):
+    code = "invalid_transition"
+    status_code = 409
+
+
+@dataclass
+class PipelineRun:
+    """One payment on its way through the stages, with what the stages decided."""
+
+    instruction: PaymentInstruction
+    actor: object
+    channel: str
+    idempotency_key: str
+    now: datetime
+    directory: ParticipantDirectory
+    payment: Payment | None = None
+    transitions: list[tuple[str, str, str]] = field(default_factory=list)
+    errors: dict[str, list[dict]] = field(default_factory=dict)
+
+    def error(self, field_name: str, code: str, message: str) -> None:
+        self.errors.setdefault(field_name, []).append({"code": code, "message": message})
+
+    def move(self, to_status: str, reason: str) -> None:
+        from_status = self.payment.status
+        if not can_transition(from_status, to_status):
+            raise InvalidTransition(f"A payment cannot go from {from_status} to {to_status}.")
+        self.transitions.append((from_status, to_status, reason))
+        self.payment.status = to_status
+        self.payment.status_reason = reason
+
+
+# --- Stages ------------------------------------------------------------------------
+
+
+def stage_validate(run: PipelineRun) -> None:
+    """BICs of known, active banks; an active ISO 4217 currency and its minor units; accounts on both sides."""
+    ins = run.instruction
+    banks = run.directory.banks
+    for side, bic in (("sender_bic", ins.sender_bic), ("receiver_bic", ins.receiver_bic)):
+        bank = banks.get(bic)
+        if bank is None:
+            run.error(side, "unknown_bank", f"{bic} is not a participant of the network.")
+        elif not bank.is_active:
+            run.error(side, "inactive_bank", f"{bic} is not active in the network.")
+    currency = run.directory.currencies.get(ins.currency)
+    if currency is None or not currency.is_active:
+        run.error("currency", "unknown_currency", f"{ins.currency} is not a currency the network settles.")
+    else:
+        if decimal_places(ins.amount) > currency.minor_units:
+            run.error(
+                "amount",
+                "amount_precision",
+                f"{ins.currency} has {currency.minor_units} decimal places; {ins.amount} has more.",
+            )
+        for bic in (ins.sender_bic, ins.receiver_bic):
+            bank = banks.get(bic)
+            if bank is not None and bank.is_active:
+                account = bank.accounts.get(ins.currency)
+                if account is None or not account.is_active:
+                    run.error(
+                        "currency", "no_settlement_account", f"{bic} holds no active {ins.currency} settlement account."
+                    )
+    if ins.amount <= 0:
+        run.error("amount", "amount_not_positive", "The amount must be greater than zero.")
+    elif ins.amount > MAX_AMOUNT:
+        run.error("amount", "amount_too_large", f"The amount may not exceed {MAX_AMOUNT}.")
+    for side in ("debtor_iban", "creditor_iban"):
+        value = getattr(ins, side)
+        if value:
+            try:
+                IBAN(value)
+            except SchwiftyException as exc:
+                run.error(side, "invalid_iban", f"{value} is not a valid IBAN: {exc}.")
+    if run.errors:
+        return
+    sender = banks[ins.sender_bic]
+    receiver = banks[ins.receiver_bic]
+    payment_id = Payment._meta.pk.default()
+    run.payment = Payment(
+        id=payment_id,
+        payment_reference=ins.payment_reference or f"DLT{run.now:%Y%m%d}{payment_id.hex[-12:].upper()}",
+        end_to_end_id=ins.end_to_end_id,
+        sender_bank_id=sender.id,
+        receiver_bank_id=receiver.id,
+        sender_account_id=sender.accounts[ins.currency].id,
+        receiver_account_id=receiver.accounts[ins.currency].id,
+        sender_bic=sender.bic,
+        receiver_bic=receiver.bic,
+        amount=ins.amount,
+        currency_id=ins.currency,
+        debtor_name=ins.debtor_name,
+        debtor_iban=ins.debtor_iban,
+        debtor_account=ins.debtor_account,
+        creditor_name=ins.creditor_name,
+        creditor_iban=ins.creditor_iban,
+        creditor_account=ins.creditor_account,
+        remittance_info=ins.remittance_info,
+        status=PaymentStatus.INITIATED,
+        channel=run.channel,
+        idempotency_key=run.idempotency_key,
+        created_by_id=run.actor.pk if getattr(run.actor, "is_authenticated", False) else None,
+        created_at=run.now,
+        updated_at=run.now,
+    )
+    run.transitions.append(("", PaymentStatus.INITIATED, f"Received over {Channel(run.channel).label}."))
+    run.move(PaymentStatus.VALIDATED, "Banks, accounts, currency and amount validated.")
+
+
+def stage_queue(run: PipelineRun) -> None:
+    """Hand the payment to settlement: it waits in the queue for its clearing window and netting cycle."""
+    run.move(PaymentStatus.QUEUED, "Queued for the next netting cycle.")
+    run.payment.processed_at = run.now
+
+
+Stage = Callable[[PipelineRun], None]
+PIPELINE: list[Stage] = [stage_validate, stage_queue]
+
+
+# --- Services ------------------------------------------------------------------
+
+
+def _actor_label(actor) -> str:
+    return actor.get_username() if getattr(actor, "is_authenticated", False) else "system"
+
+
+def _run_pipeline(run: PipelineRun) -> None:
+    for stage in PIPELINE:
+        stage(run)
+        if run.errors:
+            raise ValidationFailed(
+                "The payment is not valid. "
+                + " ".join(f"{name}: {errs[0]['message']}" for name, errs in run.errors.items()),
+                fields=run.errors,
+            )
+
+
+def payment_event_payload(payment: Payment) -> dict:
+    return {
+        "id": str(payment.id),
+        "payment_reference": payment.payment_reference,
+        "status": payment.status,
+        "amount": payment.amount,
+        "currency": payment.currency_id,
+        "sender_bic": payment.sender_bic,
+        "receiver_bic": payment.receiver_bic,
+        "updated_at": payment.updated_at,
+    }
+
+
+def _persist(runs: list[PipelineRun]) -> None:
+    """Write payments, timelines, events and audit entries of finished runs in the caller's transaction."""
+    payments = [run.payment for run in runs]
+    Payment.objects.bulk_create(payments)
+    PaymentTransition.objects.bulk_create(
+        [
+            PaymentTransition(
+                payment_id=run.payment.id,
+                from_status=from_status,
+                to_status=to_status,
+                actor_id=run.payment.created_by_id,
+                actor_label=_actor_label(run.actor),
+                reason=reason,
+                occurred_at=run.now,
+            )
+            for run in runs
+            for from_status, to_status, reason in run.transitions
+        ]
+    )
+    event_record_many(
+        events=[("payments", "payments.payment_update", payment_event_payload(payment)) for payment in payments]
+    )
+    audit_record_many(
+        actor=runs[0].actor,
+        items=[
+            AuditItem(
+                action="payment.initiate",
+                object_type="payment",
+                object_id=str(run.payment.id),
+                payload={
+                    "payment_reference": run.payment.payment_reference,
+                    "sender_bic": run.payment.sender_bic,
+                    "receiver_bic": run.payment.receiver_bic,
+                    "amount": run.payment.amount,
+                    "currency": run.payment.currency_id,
+                    "status": run.payment.status,
+                    "channel": run.payment.channel,
+                },
+            )
+            for run in runs
+        ],
+        occurred_at=runs[0].now,
+    )
+
+
+def payment_initiate(
+    *, actor, instruction: PaymentInstruction, channel: str = Channel.REST, idempotency_key: str = ""
+) -> Payment:
+    """Validate and record one payment and everything it passes through, in one transaction."""
+    run = PipelineRun(
+        instruction=instruction,
+        actor=actor,
+        channel=channel,
+        idempotency_key=idempotency_key,
+        now=timezone.now(),
+        directory=participant_directory(),
+    )
+    _run_pipeline(run)
+    with transaction.atomic():
+        _persist([run])
+    return run.payment

@@ -1,0 +1,1 @@
+"""Participants (banks, settlement accounts), clearing windows, positions, netting and the ledger."""
