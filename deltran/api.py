@@ -4,10 +4,15 @@ import json
 from decimal import Decimal
 
 from django.conf import settings
-from rest_framework import exceptions
+from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 
-from deltran.errors import PayloadTooLarge
+
+class PayloadTooLarge(exceptions.APIException):
+    # The foundation issue asks for 400 for every kind of bad input, oversized bodies included.
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "payload_too_large"
+    default_detail = "The request body is too large."
 
 
 class DecimalJSONParser(JSONParser):

@@ -37,13 +37,6 @@ class IdempotencyConflict(Conflict):
     code = "idempotency_conflict"
 
 
-class PayloadTooLarge(exceptions.APIException):
-    # The issue asks for 400 for every kind of bad input, oversized bodies included.
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "payload_too_large"
-    default_detail = "The request body is too large."
-
-
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     return {"code": code, "message": message, "fields": fields or {}}
 
@@ -65,8 +58,10 @@ def _issue(detail) -> dict:
 
 def _first_message(value) -> str:
     while isinstance(value, (list, dict)) and value:
+        if isinstance(value, dict) and "message" in value:
+            return str(value["message"])
         value = value[0] if isinstance(value, list) else next(iter(value.values()))
-    return value.get("message", "") if isinstance(value, dict) else str(value)
+    return str(value)
 
 
 def field_error(field: str, code: str, message: str) -> dict:
@@ -105,8 +100,7 @@ def api_exception_handler(exc, context):
         )
         response.data = error_body("validation_error", message, fields)
         return response
-    code = getattr(exc, "default_code", None) if isinstance(exc, PayloadTooLarge) else None
-    code = code or next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), None)
+    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), None)
     code = code or getattr(exc, "default_code", "error")
     detail = exc.detail
     if isinstance(detail, dict):

@@ -8,7 +8,7 @@ currency_code_validator = RegexValidator(r"^[A-Z]{3}$", "An ISO 4217 code is thr
 
 class Currency(models.Model):
     code = models.CharField(max_length=3, primary_key=True, validators=[currency_code_validator])
-    name = models.CharField(max_length=64)
+    name = models.CharField(max_length=100)
     numeric_code = models.CharField(max_length=3, blank=True)
     minor_units = models.PositiveSmallIntegerField(help_text="ISO 4217 exponent: 2 for USD, 0 for JPY, 3 for KWD.")
     is_active = models.BooleanField(default=True)

@@ -26,15 +26,16 @@ class DateOrDateTimeField(forms.Field):
             return value
         text = str(value).strip()
         try:
-            parsed = parse_datetime(text)
-            if parsed is not None:
-                return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
+            # A bare date first: parse_datetime would read "2026-01-06" as midnight.
             parsed_date = parse_date(text)
+            if parsed_date is not None:
+                return parsed_date
+            parsed = parse_datetime(text)
         except ValueError:
-            parsed_date = None
-        if parsed_date is None:
+            parsed = None
+        if parsed is None:
             raise forms.ValidationError("Enter an ISO 8601 date (YYYY-MM-DD) or date-time.", code="invalid_date")
-        return parsed_date
+        return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
 
 
 class DateOrDateTimeFilter(django_filters.Filter):

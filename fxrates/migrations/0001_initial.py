@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
             name='Currency',
             fields=[
                 ('code', models.CharField(max_length=3, primary_key=True, serialize=False, validators=[django.core.validators.RegexValidator('^[A-Z]{3}$', 'An ISO 4217 code is three capital letters.')])),
-                ('name', models.CharField(max_length=64)),
+                ('name', models.CharField(max_length=100)),
                 ('numeric_code', models.CharField(blank=True, max_length=3)),
                 ('minor_units', models.PositiveSmallIntegerField(help_text='ISO 4217 exponent: 2 for USD, 0 for JPY, 3 for KWD.')),
                 ('is_active', models.BooleanField(default=True)),

@@ -34,11 +34,22 @@ class DecimalStringField(serializers.Field):
         return format(value, "f")
 
 
-class BicField(serializers.CharField):
+class StrictCharField(serializers.CharField):
+    """Text must arrive as a JSON string: 42 is not a name."""
+
+    default_error_messages = {"invalid": "A string is required."}
+
+    def to_internal_value(self, data) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class BicField(StrictCharField):
     default_error_messages = {"invalid_bic": "{value} is not a BIC (8 or 11 characters, ISO 9362)."}
 
     def __init__(self, **kwargs):
-        super().__init__(max_length=11, min_length=8, **kwargs)
+        super().__init__(max_length=11, **kwargs)
 
     def to_internal_value(self, data) -> str:
         value = normalise_bic(super().to_internal_value(data))
@@ -47,7 +58,7 @@ class BicField(serializers.CharField):
         return value
 
 
-class PrintableCharField(serializers.CharField):
+class PrintableCharField(StrictCharField):
     default_error_messages = {"control_characters": "Control characters are not allowed."}
 
     def to_internal_value(self, data) -> str:
@@ -66,9 +77,9 @@ class PaymentInitiateSerializer(serializers.Serializer):
     )
     debtor_name = PrintableCharField(max_length=140)
     creditor_name = PrintableCharField(max_length=140)
-    debtor_iban = serializers.CharField(max_length=42, required=False, allow_blank=True)
+    debtor_iban = StrictCharField(max_length=42, required=False, allow_blank=True)
     debtor_account = PrintableCharField(max_length=34, required=False, allow_blank=True)
-    creditor_iban = serializers.CharField(max_length=42, required=False, allow_blank=True)
+    creditor_iban = StrictCharField(max_length=42, required=False, allow_blank=True)
     creditor_account = PrintableCharField(max_length=34, required=False, allow_blank=True)
     remittance_info = PrintableCharField(max_length=140, required=False, allow_blank=True)
     payment_reference = serializers.RegexField(
