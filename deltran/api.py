@@ -1,9 +1,12 @@
 """Shared API pieces: an exact-decimal JSON parser with a body limit, and page/limit pagination."""
 
 import json
+from datetime import UTC, datetime, time
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 
@@ -35,6 +38,9 @@ class DecimalJSONParser(JSONParser):
             return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise exceptions.ParseError(f"The request body is not valid JSON: {exc}") from exc
+        except RecursionError as exc:
+            # "[[[[...]]]]" within the size limit would otherwise be a 500.
+            raise exceptions.ParseError("The request body is not valid JSON: it is nested too deeply.") from exc
 
 
 def _refuse_constant(name: str):
@@ -73,3 +79,19 @@ class PageParams:
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.limit
+
+
+def parse_instant(raw: str | None, name: str, default: datetime) -> datetime:
+    """A query parameter as an aware instant: an ISO 8601 date (its midnight UTC) or date-time (naive means UTC)."""
+    if not raw:
+        return default
+    try:
+        day = parse_date(raw) if len(raw) == 10 else None
+        if day is not None:
+            return datetime.combine(day, time.min, tzinfo=UTC)
+        value = parse_datetime(raw)
+    except ValueError:
+        value = None
+    if value is None:
+        raise exceptions.ValidationError({name: ["Enter an ISO 8601 date (YYYY-MM-DD) or date-time."]})
+    return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)

@@ -24,6 +24,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "payments.export": EVERYONE,
     "payments.initiate": frozenset({ADMIN, OPERATOR}),
     "account.view": EVERYONE,
+    "reference.view": EVERYONE,
 }
 
 

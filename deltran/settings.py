@@ -140,8 +140,18 @@ else:
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = "UTC"
+# --- FX ----------------------------------------------------------------------------
+
+# The volatility simulation moves rates every interval; switch it off when real rates are imported.
+FX_SIMULATION_ENABLED = env_bool("FX_SIMULATION_ENABLED", True)
+FX_SIMULATION_INTERVAL_SECONDS = float(os.environ.get("FX_SIMULATION_INTERVAL_SECONDS", 5))
+FX_HISTORY_RETENTION = timedelta(days=int(os.environ.get("FX_HISTORY_RETENTION_DAYS", 7)))
+FX_CACHE_SECONDS = float(os.environ.get("FX_CACHE_SECONDS", 1))
+
 CELERY_BEAT_SCHEDULE = {
     "deltran.idempotency_prune": {"task": "deltran.idempotency_prune", "schedule": 3600.0},
+    "fxrates.simulate_tick": {"task": "fxrates.simulate_tick", "schedule": FX_SIMULATION_INTERVAL_SECONDS},
+    "fxrates.prune_history": {"task": "fxrates.prune_history", "schedule": 3600.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -17,6 +17,8 @@ api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("payments.api.urls")),
+    path("", include("settlement.api.urls")),
+    path("", include("fxrates.api.urls")),
 ]
 
 urlpatterns = [

@@ -31,6 +31,10 @@ class FxBaseRate(models.Model):
         max_digits=7, decimal_places=6, help_text="Daily volatility as a fraction: 0.015 is 1.5%."
     )
     source = models.CharField(max_length=32, default="Internal")
+    # The rate in force now: moved by the volatility simulation or by imported rates.
+    current_rate = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
+    current_rate_at = models.DateTimeField(null=True, blank=True)
+    current_rate_source = models.CharField(max_length=16, default="base", help_text="base, simulation or import")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -45,3 +49,34 @@ class FxBaseRate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.base_currency_id}/{self.quote_currency_id} {self.rate}"
+
+
+class FxRateHistory(models.Model):
+    """Every rate a pair has had, so the rate in force at any past instant can be found."""
+
+    class Source(models.TextChoices):
+        BASE = "base", "Base rate"
+        SIMULATION = "simulation", "Volatility simulation"
+        IMPORT = "import", "Imported"
+
+    base_currency = models.ForeignKey(Currency, on_delete=models.PROTECT, related_name="+")
+    quote_currency = models.ForeignKey(Currency, on_delete=models.PROTECT, related_name="+")
+    rate = models.DecimalField(max_digits=24, decimal_places=8)
+    recorded_at = models.DateTimeField()
+    source = models.CharField(max_length=16, choices=Source.choices)
+    is_spike = models.BooleanField(default=False)
+    spike_size = models.DecimalField(
+        max_digits=7, decimal_places=6, null=True, blank=True, help_text="Signed fraction: 0.05 is a 5% jump up."
+    )
+
+    class Meta:
+        ordering = ["-recorded_at"]
+        indexes = [
+            models.Index(fields=["base_currency", "quote_currency", "-recorded_at"], name="fx_history_pair_time_idx"),
+            models.Index(fields=["recorded_at"], name="fx_history_time_idx"),
+            models.Index(fields=["is_spike", "-recorded_at"], name="fx_history_spike_idx"),
+        ]
+        verbose_name_plural = "FX rate history"
+
+    def __str__(self) -> str:
+        return f"{self.base_currency_id}/{self.quote_currency_id} {self.rate} at {self.recorded_at:%Y-%m-%d %H:%M:%S}"

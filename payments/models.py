@@ -20,6 +20,18 @@ class Payment(models.Model):
     receiver_bic = models.CharField(max_length=11)
     amount = models.DecimalField(max_digits=28, decimal_places=4)
     currency = models.ForeignKey("fxrates.Currency", on_delete=models.PROTECT, related_name="+", db_column="currency")
+    # Cross-currency: the receiver is credited in the settlement currency at the rate locked at acceptance.
+    settlement_currency = models.ForeignKey(
+        "fxrates.Currency", on_delete=models.PROTECT, related_name="+", db_column="settlement_currency"
+    )
+    settlement_amount = models.DecimalField(max_digits=28, decimal_places=4)
+    fx_rate = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
+    fx_rate_at = models.DateTimeField(null=True, blank=True)
+    # Routing: the earliest instant both banks' clearing windows are open.
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    clearing_window_violation = models.BooleanField(
+        default=False, help_text="Sent outside a clearing window of either bank: accepted and scheduled."
+    )
     debtor_name = models.CharField(max_length=140)
     debtor_iban = models.CharField(max_length=34, blank=True)
     debtor_account = models.CharField(max_length=34, blank=True)

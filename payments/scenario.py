@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from datetime import time
 from decimal import Decimal as D
 
+from django.utils import timezone
+
 from deltran.accounts import roles_ensure, user_ensure
 from deltran.roles import ADMIN, AUDITOR, COMPLIANCE_OFFICER, OPERATOR, VIEWER
 from fxrates.services import currency_load_iso4217, fx_base_rate_ensure
 from liquidity.services import pool_ensure
 from settlement.choices import KycStatus, RiskRating
-from settlement.services import bank_ensure
+from settlement.services import bank_ensure, holidays_import
 
 SUN, MON, TUE, WED, THU, FRI, SAT = 7, 1, 2, 3, 4, 5, 6
 
@@ -118,6 +120,7 @@ class ScenarioReport:
     banks_created: list[str] = field(default_factory=list)
     pool_balances_created: int = 0
     fx_rates_created: int = 0
+    holidays_created: int = 0
     users_created: list[str] = field(default_factory=list)
 
     @property
@@ -127,6 +130,7 @@ class ScenarioReport:
             or self.banks_created
             or self.pool_balances_created
             or self.fx_rates_created
+            or self.holidays_created
             or self.users_created
         )
 
@@ -142,6 +146,10 @@ def scenario_load(*, with_users: bool = True) -> ScenarioReport:
     _, report.pool_balances_created = pool_ensure(**POOL)
     for base, quote, rate, volatility in FX_BASE_RATES:
         report.fx_rates_created += fx_base_rate_ensure(base=base, quote=quote, rate=rate, volatility=volatility)
+    this_year = timezone.now().year
+    for country in sorted({spec["country"] for spec in BANKS}):
+        for year in (this_year, this_year + 1):
+            report.holidays_created += holidays_import(country=country, year=year)
     if with_users:
         for username, password, role in DEMO_USERS:
             _, created = user_ensure(username=username, password=password, role=role)

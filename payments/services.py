@@ -21,8 +21,11 @@ from deltran.audit import AuditItem, audit_record_many
 from deltran.errors import DomainError, ValidationFailed
 from deltran.events import event_record_many
 from deltran.money import MAX_AMOUNT, decimal_places
+from fxrates.engines.fx import NoRate, UnknownCurrency, convert
+from fxrates.selectors import current_rate_table
 from payments.choices import Channel, PaymentStatus, can_transition
 from payments.models import Payment, PaymentTransition
+from settlement.engines.calendar import NoOpening, is_open, joint_opening
 from settlement.selectors import ParticipantDirectory, participant_directory
 
 
@@ -43,6 +46,8 @@ class PaymentInstruction:
     remittance_info: str = ""
     payment_reference: str = ""
     end_to_end_id: str = ""
+    # The currency the receiver is credited in; empty means the payment currency (no FX).
+    settlement_currency: str = ""
 
 
 class InvalidTransition(DomainError):
@@ -62,6 +67,7 @@ class PipelineRun:
     directory: ParticipantDirectory
     payment: Payment | None = None
     transitions: list[tuple[str, str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     errors: dict[str, list[dict]] = field(default_factory=dict)
 
     def error(self, field_name: str, code: str, message: str) -> None:
@@ -89,24 +95,31 @@ def stage_validate(run: PipelineRun) -> None:
             run.error(side, "unknown_bank", f"{bic} is not a participant of the network.")
         elif not bank.is_active:
             run.error(side, "inactive_bank", f"{bic} is not active in the network.")
-    currency = run.directory.currencies.get(ins.currency)
+    currencies = run.directory.currencies
+    target = ins.settlement_currency or ins.currency
+    currency = currencies.get(ins.currency)
     if currency is None or not currency.is_active:
         run.error("currency", "unknown_currency", f"{ins.currency} is not a currency the network settles.")
-    else:
-        if decimal_places(ins.amount) > currency.minor_units:
-            run.error(
-                "amount",
-                "amount_precision",
-                f"{ins.currency} has {currency.minor_units} decimal places; {ins.amount} has more.",
-            )
-        for bic in (ins.sender_bic, ins.receiver_bic):
-            bank = banks.get(bic)
-            if bank is not None and bank.is_active:
-                account = bank.accounts.get(ins.currency)
-                if account is None or not account.is_active:
-                    run.error(
-                        "currency", "no_settlement_account", f"{bic} holds no active {ins.currency} settlement account."
-                    )
+    elif decimal_places(ins.amount) > currency.minor_units:
+        run.error(
+            "amount",
+            "amount_precision",
+            f"{ins.currency} has {currency.minor_units} decimal places; {ins.amount} has more.",
+        )
+    if target != ins.currency and (currencies.get(target) is None or not currencies[target].is_active):
+        run.error("settlement_currency", "unknown_currency", f"{target} is not a currency the network settles.")
+    # The sender pays in the payment currency; the receiver is credited in the settlement currency.
+    receiver_field = "settlement_currency" if target != ins.currency else "currency"
+    for field_name, bic, code in (
+        ("currency", ins.sender_bic, ins.currency),
+        (receiver_field, ins.receiver_bic, target),
+    ):
+        bank = banks.get(bic)
+        if bank is None or not bank.is_active or code not in currencies:
+            continue
+        account = bank.accounts.get(code)
+        if account is None or not account.is_active:
+            run.error(field_name, "no_settlement_account", f"{bic} holds no active {code} settlement account.")
     if ins.amount <= 0:
         run.error("amount", "amount_not_positive", "The amount must be greater than zero.")
     elif ins.amount > MAX_AMOUNT:
@@ -130,11 +143,14 @@ def stage_validate(run: PipelineRun) -> None:
         sender_bank_id=sender.id,
         receiver_bank_id=receiver.id,
         sender_account_id=sender.accounts[ins.currency].id,
-        receiver_account_id=receiver.accounts[ins.currency].id,
+        receiver_account_id=receiver.accounts[target].id,
         sender_bic=sender.bic,
         receiver_bic=receiver.bic,
         amount=ins.amount,
         currency_id=ins.currency,
+        settlement_currency_id=target,
+        settlement_amount=ins.amount,
+        scheduled_for=run.now,
         debtor_name=ins.debtor_name,
         debtor_iban=ins.debtor_iban,
         debtor_account=ins.debtor_account,
@@ -153,14 +169,66 @@ def stage_validate(run: PipelineRun) -> None:
     run.move(PaymentStatus.VALIDATED, "Banks, accounts, currency and amount validated.")
 
 
+def stage_fx(run: PipelineRun) -> None:
+    """A cross-currency payment gets the rate in force now, locked, and its settlement amount in the target's units."""
+    payment = run.payment
+    if payment.settlement_currency_id == payment.currency_id:
+        payment.settlement_amount = payment.amount
+        return
+    table = current_rate_table()
+    try:
+        rate = table.rate(payment.currency_id, payment.settlement_currency_id)
+        rate_at = table.quote_time(payment.currency_id, payment.settlement_currency_id)
+    except (UnknownCurrency, NoRate) as exc:
+        run.error("settlement_currency", exc.code, str(exc))
+        return
+    target_units = run.directory.currencies[payment.settlement_currency_id].minor_units
+    payment.fx_rate = rate
+    payment.fx_rate_at = rate_at
+    payment.settlement_amount = convert(payment.amount, rate, target_units)
+    run.notes.append(
+        f"FX {payment.currency_id}→{payment.settlement_currency_id} {rate} locked: "
+        f"{payment.settlement_amount} {payment.settlement_currency_id} to credit."
+    )
+
+
+def stage_route(run: PipelineRun) -> None:
+    """Both banks' clearing windows: out of window, a payment is accepted and scheduled for the next joint opening."""
+    payment = run.payment
+    banks = run.directory.banks
+    sides = [
+        (banks[payment.sender_bic], payment.currency_id),
+        (banks[payment.receiver_bic], payment.settlement_currency_id),
+    ]
+    calendars = [(bank, bank.calendar(currency)) for bank, currency in sides]
+    closed = [bank.bic for bank, calendar in calendars if calendar is not None and not is_open(calendar, run.now)]
+    if not closed:
+        payment.scheduled_for = run.now
+        return
+    try:
+        payment.scheduled_for = joint_opening([c for _, c in calendars if c is not None], run.now)
+    except NoOpening:
+        run.error(
+            "receiver_bic" if payment.receiver_bic in closed else "sender_bic",
+            "no_clearing_window",
+            f"No clearing window of {' and '.join(closed)} opens within the next 400 days.",
+        )
+        return
+    payment.clearing_window_violation = True
+    run.notes.append(
+        f"Outside the clearing window of {' and '.join(closed)}; scheduled for "
+        f"{payment.scheduled_for:%Y-%m-%d %H:%M} UTC."
+    )
+
+
 def stage_queue(run: PipelineRun) -> None:
     """Hand the payment to settlement: it waits in the queue for its clearing window and netting cycle."""
-    run.move(PaymentStatus.QUEUED, "Queued for the next netting cycle.")
+    run.move(PaymentStatus.QUEUED, " ".join([*run.notes, "Queued for the next netting cycle."])[:255])
     run.payment.processed_at = run.now
 
 
 Stage = Callable[[PipelineRun], None]
-PIPELINE: list[Stage] = [stage_validate, stage_queue]
+PIPELINE: list[Stage] = [stage_validate, stage_fx, stage_route, stage_queue]
 
 
 # --- Services ------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
 from settlement.choices import WEEKDAYS
-from settlement.models import Bank, ClearingWindow, SettlementAccount
+from settlement.models import Bank, ClearingWindow, Holiday, SettlementAccount, windows_overlap
 
 
 class BankAdminForm(forms.ModelForm):
@@ -36,8 +37,40 @@ class SettlementAccountInline(admin.TabularInline):
     readonly_fields = ("balance",)
 
 
+class ClearingWindowFormSet(forms.BaseInlineFormSet):
+    """Windows edited together must not overlap each other (per currency), crossing midnight included."""
+
+    def clean(self) -> None:
+        super().clean()
+        kept = [
+            form.cleaned_data
+            for form in self.forms
+            if form.cleaned_data
+            and not form.cleaned_data.get("DELETE")
+            and form.cleaned_data.get("opens_at")
+            and form.cleaned_data.get("closes_at")
+        ]
+        for i, first in enumerate(kept):
+            for second in kept[i + 1 :]:
+                if first.get("currency") == second.get("currency") and windows_overlap(
+                    (first["opens_at"], first["closes_at"]), (second["opens_at"], second["closes_at"])
+                ):
+                    raise ValidationError(
+                        f"Windows {first['opens_at']:%H:%M}–{first['closes_at']:%H:%M} and "
+                        f"{second['opens_at']:%H:%M}–{second['closes_at']:%H:%M} overlap."
+                    )
+
+
 class ClearingWindowInline(admin.TabularInline):
     model = ClearingWindow
+    formset = ClearingWindowFormSet
+    extra = 0
+
+
+class BankHolidayInline(admin.TabularInline):
+    model = Holiday
+    fk_name = "bank"
+    fields = ("date", "name", "source")
     extra = 0
 
 
@@ -48,4 +81,12 @@ class BankAdmin(admin.ModelAdmin):
     list_filter = ("country", "risk_rating", "kyc_status", "is_active")
     search_fields = ("bic", "name")
     filter_horizontal = ("secondary_currencies",)
-    inlines = [SettlementAccountInline, ClearingWindowInline]
+    inlines = [SettlementAccountInline, ClearingWindowInline, BankHolidayInline]
+
+
+@admin.register(Holiday)
+class HolidayAdmin(admin.ModelAdmin):
+    list_display = ("date", "name", "country", "bank", "source")
+    list_filter = ("country", "source", "bank")
+    date_hierarchy = "date"
+    search_fields = ("name",)

@@ -86,3 +86,62 @@ class ClearingWindow(models.Model):
     def clean(self) -> None:
         if self.opens_at is not None and self.opens_at == self.closes_at:
             raise ValidationError({"closes_at": "A window must close at another time than it opens."})
+        if self.bank_id is None or self.opens_at is None or self.closes_at is None:
+            return
+        siblings = ClearingWindow.objects.filter(bank_id=self.bank_id, currency_id=self.currency_id).exclude(pk=self.pk)
+        for other in siblings:
+            if windows_overlap((self.opens_at, self.closes_at), (other.opens_at, other.closes_at)):
+                raise ValidationError(f"This window overlaps {other.opens_at:%H:%M}–{other.closes_at:%H:%M}.")
+
+
+def _minutes(t) -> int:
+    return t.hour * 60 + t.minute
+
+
+def windows_overlap(first, second) -> bool:
+    """Do two daily windows (opens, closes; closes ≤ opens crosses midnight) share any minute of a day?"""
+
+    def spans(window):
+        opens, closes = _minutes(window[0]), _minutes(window[1])
+        if closes <= opens:
+            closes += 24 * 60
+        # The same window on the next day too, so a midnight-crossing one meets tomorrow's early windows.
+        return [(opens, closes), (opens + 24 * 60, closes + 24 * 60)]
+
+    return any(a < d and c < b for a, b in spans(first) for c, d in spans(second))
+
+
+class Holiday(models.Model):
+    """A day on which no clearing window opens: for one bank, or for every bank of a country."""
+
+    bank = models.ForeignKey(Bank, null=True, blank=True, on_delete=models.CASCADE, related_name="holidays")
+    country = models.CharField(max_length=2, blank=True, validators=[country_validator])
+    date = models.DateField()
+    name = models.CharField(max_length=128)
+    source = models.CharField(
+        max_length=32, default="manual", help_text="manual, or the calendar it was imported from."
+    )
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(bank__isnull=False) & models.Q(country=""))
+                | (models.Q(bank__isnull=True) & ~models.Q(country="")),
+                name="holiday_bank_xor_country",
+            ),
+            models.UniqueConstraint(
+                fields=["bank", "date"], condition=models.Q(bank__isnull=False), name="holiday_bank_date_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["country", "date"], condition=models.Q(bank__isnull=True), name="holiday_country_date_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["country", "date"])]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name} ({self.bank.bic if self.bank_id else self.country})"
+
+    def clean(self) -> None:
+        if bool(self.bank_id) == bool(self.country):
+            raise ValidationError("A holiday belongs either to one bank or to a country, not both.")

@@ -3,9 +3,11 @@
 from datetime import time
 from decimal import Decimal
 
+import holidays as holiday_calendars
 from django.db import transaction
 
-from settlement.models import Bank, ClearingWindow, SettlementAccount
+from deltran.errors import ValidationFailed
+from settlement.models import Bank, ClearingWindow, Holiday, SettlementAccount
 
 
 @transaction.atomic
@@ -53,3 +55,25 @@ def bank_ensure(
     window.full_clean()
     window.save()
     return bank, True
+
+
+@transaction.atomic
+def holidays_import(*, country: str, year: int, source_name: str = "holidays") -> int:
+    """Create the country's public holidays for a year from the `holidays` package; existing dates are kept."""
+    country = country.strip().upper()
+    try:
+        calendar = holiday_calendars.country_holidays(country, years=year)
+    except NotImplementedError as exc:
+        raise ValidationFailed(
+            f"No holiday calendar is known for country {country!r}.", code="unknown_country"
+        ) from exc
+    existing = set(
+        Holiday.objects.filter(country=country, bank__isnull=True, date__year=year).values_list("date", flat=True)
+    )
+    created = [
+        Holiday(country=country, date=day, name=name[:128], source=f"{source_name} {holiday_calendars.__version__}")
+        for day, name in sorted(calendar.items())
+        if day not in existing
+    ]
+    Holiday.objects.bulk_create(created)
+    return len(created)

@@ -3,7 +3,7 @@
 from django.db.models.signals import post_delete, post_save
 
 from fxrates.models import Currency
-from settlement.models import Bank, SettlementAccount
+from settlement.models import Bank, ClearingWindow, Holiday, SettlementAccount
 from settlement.selectors import participant_directory_clear
 
 
@@ -12,6 +12,6 @@ def _clear(**kwargs) -> None:
 
 
 def connect() -> None:
-    for model in (Bank, SettlementAccount, Currency):
+    for model in (Bank, SettlementAccount, Currency, ClearingWindow, Holiday):
         post_save.connect(_clear, sender=model, dispatch_uid=f"directory-clear-save-{model.__name__}")
         post_delete.connect(_clear, sender=model, dispatch_uid=f"directory-clear-delete-{model.__name__}")

@@ -75,6 +75,13 @@ class PaymentInitiateSerializer(serializers.Serializer):
     currency = serializers.RegexField(
         r"^[A-Z]{3}$", error_messages={"invalid": "An ISO 4217 code: three capital letters."}
     )
+    settlement_currency = serializers.RegexField(
+        r"^[A-Z]{3}$",
+        required=False,
+        allow_blank=True,
+        error_messages={"invalid": "An ISO 4217 code: three capital letters."},
+        help_text="Currency the receiver is credited in, if not `currency`; the rate is locked at acceptance.",
+    )
     debtor_name = PrintableCharField(max_length=140)
     creditor_name = PrintableCharField(max_length=140)
     debtor_iban = StrictCharField(max_length=42, required=False, allow_blank=True)
@@ -163,6 +170,8 @@ class PaymentTransitionSerializer(serializers.ModelSerializer):
 
 
 class PaymentDetailSerializer(PaymentListItemSerializer):
+    settlement_currency = serializers.CharField(source="settlement_currency_id")
+    settlement_amount = serializers.SerializerMethodField()
     sender_account_id = serializers.CharField(source="sender_account.account_number")
     receiver_account_id = serializers.CharField(source="receiver_account.account_number")
     swift_message_type = serializers.CharField(source="channel")
@@ -172,6 +181,12 @@ class PaymentDetailSerializer(PaymentListItemSerializer):
     class Meta(PaymentListItemSerializer.Meta):
         fields = PaymentListItemSerializer.Meta.fields + [
             "end_to_end_id",
+            "settlement_currency",
+            "settlement_amount",
+            "fx_rate",
+            "fx_rate_at",
+            "scheduled_for",
+            "clearing_window_violation",
             "sender_account_id",
             "receiver_account_id",
             "debtor_name",
@@ -190,6 +205,9 @@ class PaymentDetailSerializer(PaymentListItemSerializer):
             "updated_at",
             "timeline",
         ]
+
+    def get_settlement_amount(self, obj) -> str:
+        return payment_amount_str(obj.settlement_amount, obj.settlement_currency_id)
 
     def get_compliance_check(self, obj) -> dict | None:
         # Screening results join here with the compliance issue.

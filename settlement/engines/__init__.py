@@ -1,0 +1,1 @@
+"""Pure engines of the settlement app: no Django imports, tested without a database."""
