@@ -43,9 +43,16 @@ class BankRef:
     # (currency or None for every currency, opens, closes) in the bank's local time.
     windows: tuple[tuple[str | None, clock_time, clock_time], ...] = ()
     holidays: frozenset[date] = frozenset()
+    # Built once per directory refresh: a BankCalendar caches each local day's intervals.
+    _calendars: dict = field(default_factory=dict, compare=False, repr=False)
 
-    def calendar(self, currency: str) -> BankCalendar | None:
+    def calendar(self, currency: str | None) -> BankCalendar | None:
         """The bank's clearing calendar for a currency; None when it has no windows (always open)."""
+        if currency not in self._calendars:
+            self._calendars[currency] = self._build_calendar(currency)
+        return self._calendars[currency]
+
+    def _build_calendar(self, currency: str | None) -> BankCalendar | None:
         own = tuple(Window(opens=o, closes=c) for cur, o, c in self.windows if cur == currency)
         general = tuple(Window(opens=o, closes=c) for cur, o, c in self.windows if cur is None)
         windows = own or general
