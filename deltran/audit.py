@@ -3,7 +3,7 @@
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
@@ -69,7 +69,8 @@ def audit_record_many(*, actor, items: list[AuditItem], occurred_at: datetime | 
         return []
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit entries must be written inside the transaction of the change they record")
-    occurred_at = occurred_at or timezone.now()
+    # Hash the instant as the database gives it back (UTC), whatever zone the caller dated it in.
+    occurred_at = (occurred_at or timezone.now()).astimezone(UTC)
     actor_id = actor.pk if actor is not None and actor.is_authenticated else None
     actor_label = actor.get_username() if actor_id else "system"
     _lock_chain()

@@ -1,5 +1,6 @@
 """Money helpers: the one place amounts are quantised to a currency's minor units."""
 
+import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 # Banker's rounding: the rule for every amount DelTran computes (FX legs, fees, splits).
@@ -24,14 +25,23 @@ def decimal_places(amount: Decimal) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
+# Plain decimal notation in ASCII digits: no exponent, no digit separators, no other scripts' digits.
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
 def parse_decimal(value) -> Decimal:
-    """A Decimal from a JSON string or number; floats are refused (they are not exact)."""
+    """A Decimal from a JSON string or number in plain notation ("1250.50"); floats are refused (they are not exact)."""
     if isinstance(value, bool) or isinstance(value, float):
         raise InvalidOperation("not an exact decimal")
-    result = Decimal(str(value).strip()) if isinstance(value, (str, int, Decimal)) else None
-    if result is None or not result.is_finite():
-        raise InvalidOperation("not a finite decimal")
-    return result
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise InvalidOperation("not a finite decimal")
+        value = format(value, "f")
+    if isinstance(value, int):
+        return Decimal(value)
+    if not isinstance(value, str) or not _PLAIN_DECIMAL.fullmatch(value.strip()):
+        raise InvalidOperation("not a plain decimal number")
+    return Decimal(value.strip())
 
 
 def amount_str(amount: Decimal, minor_units: int) -> str:
