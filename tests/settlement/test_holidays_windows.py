@@ -84,7 +84,7 @@ def test_admin_refuses_overlapping_windows_edited_together(scenario, admin_clien
         data[f"{prefix}-MIN_NUM_FORMS"] = "0"
         data[f"{prefix}-MAX_NUM_FORMS"] = "1000"
         for i, f in enumerate(fs.forms):
-            for name, field in f.fields.items():
+            for name in f.fields:
                 value = f.initial.get(name)
                 if value is None:
                     continue
