@@ -25,6 +25,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "payments.initiate": frozenset({ADMIN, OPERATOR}),
     "account.view": EVERYONE,
     "reference.view": EVERYONE,
+    "compliance.view": frozenset({ADMIN, COMPLIANCE_OFFICER, AUDITOR}),
+    "compliance.decide": frozenset({ADMIN, COMPLIANCE_OFFICER}),
 }
 
 

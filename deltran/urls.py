@@ -19,6 +19,7 @@ api_v1 = [
     path("", include("payments.api.urls")),
     path("", include("settlement.api.urls")),
     path("", include("fxrates.api.urls")),
+    path("", include("compliance.api.urls")),
 ]
 
 urlpatterns = [

@@ -21,10 +21,10 @@ class PaymentStatus(models.TextChoices):
 S = PaymentStatus
 
 TRANSITIONS: dict[str, frozenset[str]] = {
-    # Until the screening stage exists a validated payment goes straight to the queue.
     S.INITIATED: frozenset({S.VALIDATED, S.REJECTED, S.FAILED}),
-    S.VALIDATED: frozenset({S.SCREENED, S.QUEUED, S.REJECTED, S.FAILED, S.CANCELLED}),
+    S.VALIDATED: frozenset({S.SCREENED, S.REJECTED, S.FAILED, S.CANCELLED}),
     S.SCREENED: frozenset({S.APPROVED, S.COMPLIANCE_REVIEW, S.REJECTED, S.FAILED}),
+    # Only a compliance decision moves a payment out of review (payments/services.py, payment_review_decided).
     S.COMPLIANCE_REVIEW: frozenset({S.APPROVED, S.REJECTED}),
     S.APPROVED: frozenset({S.QUEUED, S.FAILED, S.CANCELLED}),
     S.QUEUED: frozenset({S.SETTLING, S.FAILED, S.CANCELLED}),

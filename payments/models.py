@@ -25,6 +25,8 @@ class Payment(models.Model):
         "fxrates.Currency", on_delete=models.PROTECT, related_name="+", db_column="settlement_currency"
     )
     settlement_amount = models.DecimalField(max_digits=28, decimal_places=4)
+    # USD equivalent at acceptance: liquidity limits and the risk score's amount tiers are in USD.
+    amount_usd = models.DecimalField(max_digits=28, decimal_places=2, default=0)
     fx_rate = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
     fx_rate_at = models.DateTimeField(null=True, blank=True)
     # Routing: the earliest instant both banks' clearing windows are open.
@@ -61,6 +63,8 @@ class Payment(models.Model):
             models.Index(fields=["sender_bic", "-created_at"], name="payment_sender_created_idx"),
             models.Index(fields=["receiver_bic", "-created_at"], name="payment_receiver_created_idx"),
             models.Index(fields=["end_to_end_id"], name="payment_e2e_idx"),
+            # Velocity and structuring checks look up the debtor's recent payments.
+            models.Index(fields=["debtor_name", "-created_at"], name="payment_debtor_created_idx"),
             # Serves equality everywhere and, on PostgreSQL, prefix search (LIKE 'ABC%').
             models.Index(fields=["payment_reference"], name="payment_reference_idx", opclasses=["varchar_pattern_ops"]),
         ]

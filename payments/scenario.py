@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from datetime import time
 from decimal import Decimal as D
 
+from django.conf import settings
 from django.utils import timezone
 
+from compliance.demo import demo_lists_load
 from deltran.accounts import roles_ensure, user_ensure
 from deltran.roles import ADMIN, AUDITOR, COMPLIANCE_OFFICER, OPERATOR, VIEWER
 from fxrates.services import currency_load_iso4217, fx_base_rate_ensure
@@ -121,6 +123,7 @@ class ScenarioReport:
     pool_balances_created: int = 0
     fx_rates_created: int = 0
     holidays_created: int = 0
+    lists_imported: int = 0
     users_created: list[str] = field(default_factory=list)
 
     @property
@@ -131,6 +134,7 @@ class ScenarioReport:
             or self.pool_balances_created
             or self.fx_rates_created
             or self.holidays_created
+            or self.lists_imported
             or self.users_created
         )
 
@@ -150,6 +154,7 @@ def scenario_load(*, with_users: bool = True) -> ScenarioReport:
     for country in sorted({spec["country"] for spec in BANKS}):
         for year in (this_year, this_year + 1):
             report.holidays_created += holidays_import(country=country, year=year)
+    report.lists_imported = demo_lists_load(settings.VAR_DIR / "demo-lists")
     if with_users:
         for username, password, role in DEMO_USERS:
             _, created = user_ensure(username=username, password=password, role=role)

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 
+from compliance.models import ScreeningCheck
 from deltran.money import amount_str
 from payments.models import Payment, PaymentTransition
 from settlement.selectors import participant_directory
@@ -45,7 +46,11 @@ def payment_export_rows(queryset: QuerySet[Payment]):
 
 
 def payment_detail(payment_id) -> Payment:
-    return Payment.objects.select_related("sender_account", "receiver_account", "created_by").get(pk=payment_id)
+    return Payment.objects.get(pk=payment_id)
+
+
+def payment_screening(payment: Payment) -> ScreeningCheck | None:
+    return ScreeningCheck.objects.filter(payment=payment).first()
 
 
 def payment_timeline(payment: Payment) -> QuerySet[PaymentTransition]:

@@ -9,7 +9,7 @@ join the list in order.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -17,7 +17,11 @@ from django.utils import timezone
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 
-from deltran.audit import AuditItem, audit_record_many
+from compliance.engines.risk import near_threshold
+from compliance.models import ReviewCase, ScreeningCheck
+from compliance.selectors import compliance_settings, risk_rules
+from compliance.services import ScreeningRecord, review_needed, risk_evaluate, screening_evaluate, screening_record_many
+from deltran.audit import AuditItem, audit_record, audit_record_many
 from deltran.errors import DomainError, ValidationFailed
 from deltran.events import event_record_many
 from deltran.money import MAX_AMOUNT, decimal_places
@@ -59,7 +63,7 @@ class InvalidTransition(DomainError):
 class PipelineRun:
     """One payment on its way through the stages, with what the stages decided."""
 
-    instruction: PaymentInstruction
+    instruction: PaymentInstruction | None
     actor: object
     channel: str
     idempotency_key: str
@@ -68,6 +72,11 @@ class PipelineRun:
     payment: Payment | None = None
     transitions: list[tuple[str, str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    screening: tuple | None = None
+    # A stage that stops the pipeline (compliance review) sets this; later stages do not run.
+    halted: bool = False
+    timeline_rows: list = field(default_factory=list)
+    screening_check: object | None = None
     errors: dict[str, list[dict]] = field(default_factory=dict)
 
     def error(self, field_name: str, code: str, message: str) -> None:
@@ -170,12 +179,20 @@ def stage_validate(run: PipelineRun) -> None:
 
 
 def stage_fx(run: PipelineRun) -> None:
-    """A cross-currency payment gets the rate in force now, locked, and its settlement amount in the target's units."""
+    """A cross-currency payment gets the rate in force now, locked, and its settlement amount in the target's units.
+
+    Every payment also gets its USD equivalent, for liquidity limits and the risk score's amount tiers.
+    """
     payment = run.payment
+    table = current_rate_table()
+    try:
+        payment.amount_usd = convert(payment.amount, table.rate(payment.currency_id, "USD"), 2)
+    except (UnknownCurrency, NoRate) as exc:
+        run.error("currency", "no_rate", f"No USD rate for {payment.currency_id}: {exc}")
+        return
     if payment.settlement_currency_id == payment.currency_id:
         payment.settlement_amount = payment.amount
         return
-    table = current_rate_table()
     try:
         rate = table.rate(payment.currency_id, payment.settlement_currency_id)
         rate_at = table.quote_time(payment.currency_id, payment.settlement_currency_id)
@@ -190,6 +207,65 @@ def stage_fx(run: PipelineRun) -> None:
         f"FX {payment.currency_id}→{payment.settlement_currency_id} {rate} locked: "
         f"{payment.settlement_amount} {payment.settlement_currency_id} to credit."
     )
+
+
+def _debtor_activity(run: PipelineRun) -> tuple[int, Decimal, int]:
+    """The debtor's payments in the velocity window: count, USD total, and how many sat just below the threshold."""
+    window = timedelta(hours=compliance_settings().velocity_window_hours)
+    rules = risk_rules()
+    recent = Payment.objects.filter(
+        debtor_name=run.payment.debtor_name, created_at__gte=run.now - window, created_at__lte=run.now
+    ).values_list("amount_usd", flat=True)
+    amounts = list(recent[:1000])
+    near = sum(1 for amount in amounts if near_threshold(amount, rules))
+    if near_threshold(run.payment.amount_usd, rules):
+        near += 1
+    return len(amounts), sum(amounts, Decimal(0)), near
+
+
+def stage_screen(run: PipelineRun) -> None:
+    """Debtor, creditor and both banks against the lists; the risk score decides: pass, or wait for compliance."""
+    payment = run.payment
+    banks = run.directory.banks
+    sender, receiver = banks[payment.sender_bic], banks[payment.receiver_bic]
+    outcome = screening_evaluate(
+        parties=[
+            ("debtor", payment.debtor_name),
+            ("creditor", payment.creditor_name),
+            ("sender_bank", sender.name),
+            ("receiver_bank", receiver.name),
+        ]
+    )
+    count, total, near = _debtor_activity(run)
+    risk = risk_evaluate(
+        outcome=outcome,
+        context={
+            "amount_usd": payment.amount_usd,
+            "amount": payment.amount,
+            "currency": payment.currency_id,
+            "sender_risk": sender.risk_rating,
+            "receiver_risk": receiver.risk_rating,
+            "sender_country": sender.country,
+            "receiver_country": receiver.country,
+            "debtor_recent_count": count,
+            "debtor_recent_amount_usd": total,
+            "debtor_near_threshold_count": near,
+        },
+    )
+    payment.risk_score = risk.score
+    run.screening = (outcome, risk)
+    reasons = "; ".join(f"{r.rule} +{r.points}" for r in risk.reasons) or "no risk factors"
+    run.move(PaymentStatus.SCREENED, f"Risk score {risk.score} ({reasons}).")
+    if review_needed(risk):
+        why = (
+            "Definite sanctions hit: held for a compliance decision."
+            if risk.definite_hit
+            else (f"Risk score {risk.score} is at or above the review line: waiting for a compliance officer.")
+        )
+        run.move(PaymentStatus.COMPLIANCE_REVIEW, why)
+        run.halted = True
+    else:
+        run.move(PaymentStatus.APPROVED, f"Risk score {risk.score} is below the review line.")
 
 
 def stage_route(run: PipelineRun) -> None:
@@ -228,7 +304,9 @@ def stage_queue(run: PipelineRun) -> None:
 
 
 Stage = Callable[[PipelineRun], None]
-PIPELINE: list[Stage] = [stage_validate, stage_fx, stage_route, stage_queue]
+PIPELINE: list[Stage] = [stage_validate, stage_fx, stage_screen, stage_route, stage_queue]
+# What runs again when a compliance officer approves a held payment.
+AFTER_REVIEW: list[Stage] = [stage_route, stage_queue]
 
 
 # --- Services ------------------------------------------------------------------
@@ -238,8 +316,10 @@ def _actor_label(actor) -> str:
     return actor.get_username() if getattr(actor, "is_authenticated", False) else "system"
 
 
-def _run_pipeline(run: PipelineRun) -> None:
-    for stage in PIPELINE:
+def _run_pipeline(run: PipelineRun, stages: list[Stage] = PIPELINE) -> None:
+    for stage in stages:
+        if run.halted:
+            break
         stage(run)
         if run.errors:
             raise ValidationFailed(
@@ -266,7 +346,7 @@ def _persist(runs: list[PipelineRun]) -> None:
     """Write payments, timelines, events and audit entries of finished runs in the caller's transaction."""
     payments = [run.payment for run in runs]
     Payment.objects.bulk_create(payments)
-    PaymentTransition.objects.bulk_create(
+    timeline = PaymentTransition.objects.bulk_create(
         [
             PaymentTransition(
                 payment_id=run.payment.id,
@@ -281,6 +361,26 @@ def _persist(runs: list[PipelineRun]) -> None:
             for from_status, to_status, reason in run.transitions
         ]
     )
+    for run in runs:
+        run.timeline_rows = [row for row in timeline if row.payment_id == run.payment.id]
+    screened = [run for run in runs if run.screening is not None]
+    checks = screening_record_many(
+        records=[
+            ScreeningRecord(
+                payment_id=run.payment.id,
+                outcome=run.screening[0],
+                risk=run.screening[1],
+                amount_usd=run.payment.amount_usd,
+                sender_bic=run.payment.sender_bic,
+                receiver_bic=run.payment.receiver_bic,
+                payment_reference=run.payment.payment_reference,
+            )
+            for run in screened
+        ],
+        now=runs[0].now,
+    )
+    for run, check in zip(screened, checks, strict=True):
+        run.screening_check = check
     event_record_many(
         events=[("payments", "payments.payment_update", payment_event_payload(payment)) for payment in payments]
     )
@@ -307,9 +407,18 @@ def _persist(runs: list[PipelineRun]) -> None:
     )
 
 
+@dataclass(frozen=True)
+class InitiatedPayment:
+    """A recorded payment with what was written beside it, so callers answer without reading it back."""
+
+    payment: Payment
+    timeline: list[PaymentTransition]
+    screening: ScreeningCheck | None
+
+
 def payment_initiate(
     *, actor, instruction: PaymentInstruction, channel: str = Channel.REST, idempotency_key: str = ""
-) -> Payment:
+) -> InitiatedPayment:
     """Validate and record one payment and everything it passes through, in one transaction."""
     run = PipelineRun(
         instruction=instruction,
@@ -320,6 +429,58 @@ def payment_initiate(
         directory=participant_directory(),
     )
     _run_pipeline(run)
-    with transaction.atomic():
+    # No savepoint: inside a caller's transaction (idempotency) a failure must roll back the whole of it anyway.
+    with transaction.atomic(savepoint=False):
         _persist([run])
-    return run.payment
+    return InitiatedPayment(payment=run.payment, timeline=run.timeline_rows, screening=run.screening_check)
+
+
+def payment_review_decided(*, case: ReviewCase, decision: str, officer, reason: str) -> Payment:
+    """A compliance decision on a held payment: approved, it continues its pipeline; rejected, it ends.
+
+    Runs inside the decision's transaction (compliance sends `case_decided`); the payment row is locked.
+    """
+    payment = Payment.objects.select_for_update().get(pk=case.payment_id)
+    if payment.status != PaymentStatus.COMPLIANCE_REVIEW:
+        raise InvalidTransition(f"Payment {payment.pk} is {payment.status}, not waiting for compliance review.")
+    now = timezone.now()
+    run = PipelineRun(
+        instruction=None,
+        actor=officer,
+        channel=payment.channel,
+        idempotency_key=payment.idempotency_key,
+        now=now,
+        directory=participant_directory(),
+        payment=payment,
+    )
+    label = officer.get_username()
+    if decision == "approve":
+        run.move(PaymentStatus.APPROVED, f"Approved by compliance officer {label}: {reason}"[:255])
+        _run_pipeline(run, AFTER_REVIEW)
+    else:
+        run.move(PaymentStatus.REJECTED, f"Rejected by compliance officer {label}: {reason}"[:255])
+    payment.updated_at = now
+    payment.save()
+    PaymentTransition.objects.bulk_create(
+        [
+            PaymentTransition(
+                payment=payment,
+                from_status=a,
+                to_status=b,
+                actor=officer,
+                actor_label=label,
+                reason=why,
+                occurred_at=now,
+            )
+            for a, b, why in run.transitions
+        ]
+    )
+    event_record_many(events=[("payments", "payments.payment_update", payment_event_payload(payment))])
+    audit_record(
+        actor=officer,
+        action=f"payment.review_{decision}",
+        object_type="payment",
+        object_id=payment.pk,
+        payload={"status": payment.status, "case": case.pk, "reason": reason},
+    )
+    return payment

@@ -5,6 +5,7 @@ from decimal import Decimal, InvalidOperation
 from rest_framework import serializers
 
 from deltran.money import parse_decimal
+from payments.api.render import compliance_check_body
 from payments.choices import PaymentStatus
 from payments.models import Payment, PaymentTransition
 from payments.selectors import payment_amount_str
@@ -210,8 +211,7 @@ class PaymentDetailSerializer(PaymentListItemSerializer):
         return payment_amount_str(obj.settlement_amount, obj.settlement_currency_id)
 
     def get_compliance_check(self, obj) -> dict | None:
-        # Screening results join here with the compliance issue.
-        return None
+        return compliance_check_body(getattr(obj, "screening", None))
 
 
 class PaymentListResponseSerializer(serializers.Serializer):

@@ -13,6 +13,7 @@ from deltran.api import PageParams
 from deltran.export import streaming_csv_response
 from deltran.idempotency import idempotent_call, request_fingerprint
 from deltran.roles import HasRole
+from payments.api.render import payment_detail_body
 from payments.api.serializers import (
     PaymentDetailSerializer,
     PaymentInitiateSerializer,
@@ -21,7 +22,14 @@ from payments.api.serializers import (
 )
 from payments.filters import PaymentFilter
 from payments.models import Payment
-from payments.selectors import payment_amount_str, payment_detail, payment_export_rows, payment_list
+from payments.selectors import (
+    payment_amount_str,
+    payment_detail,
+    payment_export_rows,
+    payment_list,
+    payment_screening,
+    payment_timeline,
+)
 from payments.services import payment_initiate
 from settlement.selectors import participant_directory
 from settlement.validators import normalise_bic
@@ -73,8 +81,10 @@ class PaymentInitiateView(APIView):
         def produce():
             serializer = PaymentInitiateSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            payment = payment_initiate(actor=request.user, instruction=serializer.to_instruction(), idempotency_key=key)
-            return status.HTTP_201_CREATED, PaymentDetailSerializer(payment_detail(payment.id)).data
+            done = payment_initiate(actor=request.user, instruction=serializer.to_instruction(), idempotency_key=key)
+            return status.HTTP_201_CREATED, payment_detail_body(
+                done.payment, timeline=done.timeline, screening=done.screening
+            )
 
         result = idempotent_call(
             scope=scope, key=key or None, fingerprint=request_fingerprint(request.data), produce=produce
@@ -117,7 +127,9 @@ class PaymentDetailView(APIView):
             payment = payment_detail(payment_id)
         except Payment.DoesNotExist as exc:
             raise Http404 from exc
-        return Response(PaymentDetailSerializer(payment).data)
+        return Response(
+            payment_detail_body(payment, timeline=payment_timeline(payment), screening=payment_screening(payment))
+        )
 
 
 EXPORT_HEADER = [

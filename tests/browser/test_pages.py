@@ -36,7 +36,7 @@ def log_in(page, username: str, password: str | None = None, path: str = "/login
 def initiate(actor, **overrides) -> Payment:
     body = payment_body(**overrides)
     body["amount"] = Decimal(body["amount"])
-    return payment_initiate(actor=actor, instruction=PaymentInstruction(**body))
+    return payment_initiate(actor=actor, instruction=PaymentInstruction(**body)).payment
 
 
 def listed_references(page) -> list[str]:
@@ -206,12 +206,14 @@ def test_opening_a_payment_shows_amount_parties_and_timeline(payments, operator_
         expect(parties).to_contain_text(text)
 
     steps = page.get_by_role("region", name="Timeline").get_by_role("listitem")
-    expect(steps).to_have_count(3)
+    expect(steps).to_have_count(5)
     expect(steps.nth(0).locator(".transition")).to_have_text("Initiated")
     expect(steps.nth(1).locator(".transition")).to_have_text("Initiated → Validated")
-    expect(steps.nth(2).locator(".transition")).to_have_text("Validated → Queued")
+    expect(steps.nth(2).locator(".transition")).to_have_text("Validated → Screened")
+    expect(steps.nth(3).locator(".transition")).to_have_text("Screened → Approved")
+    expect(steps.nth(4).locator(".transition")).to_have_text("Approved → Queued")
     expect(steps.nth(0)).to_contain_text(f"by {OPERATOR_NAME}")
-    expect(steps.locator(".reason").filter(has_text=re.compile(r"\S"))).to_have_count(3)
+    expect(steps.locator(".reason").filter(has_text=re.compile(r"\S"))).to_have_count(5)
 
     page.get_by_role("link", name="Payments").first.click()
     expect(page).to_have_url(re.compile(r"/payments/$"))

@@ -18,7 +18,7 @@ def make_payment(actor=None, *, created_at: datetime | None = None, status: str 
     }
     values.update(fields)
     values["amount"] = Decimal(str(values["amount"]))
-    payment = payment_initiate(actor=actor, instruction=PaymentInstruction(**values))
+    payment = payment_initiate(actor=actor, instruction=PaymentInstruction(**values)).payment
     changes = {}
     if created_at is not None:
         changes["created_at"] = created_at

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from deltran.models import AuditEntry, OutboxEvent
+from fxrates.services import fx_base_rate_ensure
 from payments.choices import PaymentStatus
 from payments.models import Payment, PaymentTransition
 from settlement.models import Bank, SettlementAccount
@@ -23,7 +24,7 @@ def post(client, body, **headers):
 def assert_nothing_written():
     assert Payment.objects.count() == 0
     assert PaymentTransition.objects.count() == 0
-    assert AuditEntry.objects.count() == 0
+    assert AuditEntry.objects.filter(object_type="payment").count() == 0
     assert OutboxEvent.objects.count() == 0
 
 
@@ -44,11 +45,15 @@ def test_valid_payment_is_queued_with_timeline_audit_and_event(scenario, operato
     assert steps == [
         ("", PaymentStatus.INITIATED),
         (PaymentStatus.INITIATED, PaymentStatus.VALIDATED),
-        (PaymentStatus.VALIDATED, PaymentStatus.QUEUED),
+        (PaymentStatus.VALIDATED, PaymentStatus.SCREENED),
+        (PaymentStatus.SCREENED, PaymentStatus.APPROVED),
+        (PaymentStatus.APPROVED, PaymentStatus.QUEUED),
     ]
-    assert [t["to_status"] for t in body["timeline"]] == ["initiated", "validated", "queued"]
+    assert [t["to_status"] for t in body["timeline"]] == ["initiated", "validated", "screened", "approved", "queued"]
+    assert body["compliance_check"]["status"] == "passed"
+    assert body["risk_score"] == payment.risk_score < 50
     assert all(t.actor_label == "t_operator" for t in payment.timeline.all())
-    audit = AuditEntry.objects.get()
+    audit = AuditEntry.objects.get(object_type="payment")
     assert (audit.action, audit.object_id, audit.actor_label) == ("payment.initiate", str(payment.id), "t_operator")
     assert audit.payload["amount"] == "125000.50"
     event = OutboxEvent.objects.get()
@@ -118,9 +123,11 @@ def test_each_validation_error_is_a_400_with_field_code_and_nothing_written(
 
 
 def test_zero_decimal_currency_refuses_cents(scenario, operator_client):
-    Bank.objects.filter(bic__in=["ENBXAEADXXX", "SBININBBXXX"])
+    fx_base_rate_ensure(base="USD", quote="JPY", rate=Decimal("155.20"), volatility=Decimal("0.01"))
     for bic in ("ENBXAEADXXX", "SBININBBXXX"):
         SettlementAccount.objects.create(bank=Bank.objects.get(bic=bic), currency_id="JPY", account_number=f"T{bic}JPY")
+    unpriced = post(operator_client, payment_body(currency="CHF", amount="10"))
+    assert unpriced.status_code == 400  # no account, no rate: refused before anything is written
     refused = post(operator_client, payment_body(currency="JPY", amount="1500.5"))
     assert refused.status_code == 400
     assert refused.json()["fields"]["amount"][0]["code"] == "amount_precision"

@@ -21,18 +21,44 @@ EXPORT = "/api/v1/export/payments"
 def book(scenario, users):
     """Six payments that differ in every filtered attribute."""
     return {
-        "usd_small": make_payment(amount="10.00", created_at=datetime(2026, 1, 5, 9, tzinfo=UTC),
-                                  payment_reference="INV-1001"),
-        "usd_big": make_payment(amount="2500000.00", created_at=datetime(2026, 1, 6, 23, 59, tzinfo=UTC),
-                                payment_reference="INV-1002", end_to_end_id="E2E-XYZ"),
-        "eur": make_payment(sender_bic="LUMIILITXXX", receiver_bic="ENBXAEADXXX", currency="EUR", amount="5000.00",
-                            created_at=datetime(2026, 1, 7, 12, tzinfo=UTC), payment_reference="EUR-77"),
-        "aed_domestic": make_payment(sender_bic="ENBXAEADXXX", receiver_bic="ENBXAEADXXX", currency="AED",
-                                     amount="700.00", created_at=datetime(2026, 1, 8, 12, tzinfo=UTC)),
-        "settled": make_payment(sender_bic="HABBPKKKXXX", receiver_bic="SBININBBXXX", amount="999.99",
-                                created_at=datetime(2026, 1, 9, 12, tzinfo=UTC), status=PaymentStatus.SETTLED),
-        "ils_less": make_payment(sender_bic="SBININBBXXX", receiver_bic="LUMIILITXXX", amount="42.00",
-                                 created_at=datetime(2026, 1, 10, 12, tzinfo=UTC), status=PaymentStatus.FAILED),
+        "usd_small": make_payment(
+            amount="10.00", created_at=datetime(2026, 1, 5, 9, tzinfo=UTC), payment_reference="INV-1001"
+        ),
+        "usd_big": make_payment(
+            amount="2500000.00",
+            created_at=datetime(2026, 1, 6, 23, 59, tzinfo=UTC),
+            payment_reference="INV-1002",
+            end_to_end_id="E2E-XYZ",
+        ),
+        "eur": make_payment(
+            sender_bic="LUMIILITXXX",
+            receiver_bic="ENBXAEADXXX",
+            currency="EUR",
+            amount="5000.00",
+            created_at=datetime(2026, 1, 7, 12, tzinfo=UTC),
+            payment_reference="EUR-77",
+        ),
+        "aed_domestic": make_payment(
+            sender_bic="ENBXAEADXXX",
+            receiver_bic="ENBXAEADXXX",
+            currency="AED",
+            amount="700.00",
+            created_at=datetime(2026, 1, 8, 12, tzinfo=UTC),
+        ),
+        "settled": make_payment(
+            sender_bic="HABBPKKKXXX",
+            receiver_bic="SBININBBXXX",
+            amount="999.99",
+            created_at=datetime(2026, 1, 9, 12, tzinfo=UTC),
+            status=PaymentStatus.SETTLED,
+        ),
+        "ils_less": make_payment(
+            sender_bic="SBININBBXXX",
+            receiver_bic="LUMIILITXXX",
+            amount="42.00",
+            created_at=datetime(2026, 1, 10, 12, tzinfo=UTC),
+            status=PaymentStatus.FAILED,
+        ),
     }
 
 
@@ -67,8 +93,9 @@ def expect(book, *names) -> set[str]:
         ("currency=USD&sender_bic=ENBXAEADXXX&min_amount=100", ["usd_big"]),
     ],
 )
-def test_each_filter_returns_exactly_the_matching_rows_in_list_export_and_page(client, users, operator_client, book,
-                                                                               query, names):
+def test_each_filter_returns_exactly_the_matching_rows_in_list_export_and_page(
+    client, users, operator_client, book, query, names
+):
     expected = expect(book, *names)
     assert ids(operator_client.get(f"{LIST}?{query}")) == expected
     export = operator_client.get(f"{EXPORT}?{query}")
@@ -93,16 +120,35 @@ def test_list_shape_order_and_paging(operator_client, book):
     newest_first = sorted(book.values(), key=lambda p: p.created_at, reverse=True)
     assert [row["id"] for row in body["payments"]] == [str(p.id) for p in newest_first[2:4]]
     row = body["payments"][0]
-    assert set(row) == {"id", "payment_reference", "sender_bic", "sender_name", "receiver_bic", "receiver_name",
-                        "amount", "currency", "status", "created_at", "settled_at"}
+    assert set(row) == {
+        "id",
+        "payment_reference",
+        "sender_bic",
+        "sender_name",
+        "receiver_bic",
+        "receiver_name",
+        "amount",
+        "currency",
+        "status",
+        "created_at",
+        "settled_at",
+    }
     assert operator_client.get(f"{LIST}?page=99").json()["payments"] == []
     assert operator_client.get(LIST).json()["limit"] == 50
 
 
 @pytest.mark.parametrize(
     "query",
-    ["limit=501", "limit=0", "page=0", "page=x", "status=nonsense", "min_amount=abc", "date_from=yesterday",
-     "max_amount=-1"],
+    [
+        "limit=501",
+        "limit=0",
+        "page=0",
+        "page=x",
+        "status=nonsense",
+        "min_amount=abc",
+        "date_from=yesterday",
+        "max_amount=-1",
+    ],
 )
 def test_bad_list_parameters_are_400(operator_client, book, query):
     response = operator_client.get(f"{LIST}?{query}")
@@ -128,7 +174,13 @@ def test_detail_has_the_timeline_and_unknown_ids_are_404(operator_client, book):
     assert body["amount"] == "2500000.00"
     assert body["end_to_end_id"] == "E2E-XYZ"
     assert body["sender_account_id"] == payment.sender_account.account_number
-    assert [step["to_status"] for step in body["timeline"]] == ["initiated", "validated", "queued"]
+    assert [step["to_status"] for step in body["timeline"]] == [
+        "initiated",
+        "validated",
+        "screened",
+        "approved",
+        "queued",
+    ]
     missing = operator_client.get(f"{LIST}/01a1fd29-bfaf-7b6e-bdc1-72d31fdb75a0")
     assert missing.status_code == 404
     assert missing.json()["code"] == "not_found"

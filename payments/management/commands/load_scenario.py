@@ -28,7 +28,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Loaded: {report.currencies_created} currencies, banks {', '.join(report.banks_created) or 'none'}, "
                 f"{report.pool_balances_created} pool balances, {report.fx_rates_created} FX rates, "
-                f"{report.holidays_created} holidays, "
+                f"{report.holidays_created} holidays, {report.lists_imported} demo screening lists, "
                 f"users {', '.join(report.users_created) or 'none'}."
             )
         )
