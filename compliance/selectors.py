@@ -5,21 +5,25 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, Max, Prefetch, QuerySet
 from django.utils import timezone
 
 from compliance.choices import OPEN_STATUSES, ListKind
 from compliance.engines.risk import DEFAULT_RULES, RuleConfig
 from compliance.engines.screening import IndexedName, ScreeningIndex, normalise
 from compliance.models import (
+    CaseDecision,
     ComplianceSettings,
+    ListEntry,
     ListEntryName,
     ReviewCase,
     RiskRule,
     ScreeningList,
+    ScreeningMatch,
     WatchlistEntry,
     WhitelistEntry,
 )
+from deltran.cache import reference_cache
 
 INTERNAL_LIST_CODE = "internal"
 
@@ -105,6 +109,7 @@ def whitelisted_pairs(party_names: list[str]) -> set[tuple[str, str, str]]:
     )
 
 
+@reference_cache
 def risk_rules() -> dict[str, RuleConfig]:
     """The rules as the admin set them; a rule not in the table yet has its default."""
     rules = {rule.code: rule for rule in DEFAULT_RULES}
@@ -118,6 +123,7 @@ def risk_rules() -> dict[str, RuleConfig]:
     return rules
 
 
+@reference_cache
 def compliance_settings() -> ComplianceSettings:
     found = ComplianceSettings.objects.order_by("pk").first()
     return found or ComplianceSettings()
@@ -135,3 +141,140 @@ def open_cases() -> QuerySet[ReviewCase]:
 
 def overdue_count() -> int:
     return open_cases().filter(sla_due_at__lt=timezone.now()).count()
+
+
+# --- The review pages ----------------------------------------------------------------------
+
+
+def case_detail(case_id: int) -> ReviewCase:
+    """A case with everything its page shows: the payment and its timeline, the matches, the decisions.
+
+    Raises ReviewCase.DoesNotExist.
+    """
+    return (
+        ReviewCase.objects.select_related("payment", "screening", "assigned_to", "escalated_by")
+        .prefetch_related(
+            Prefetch("screening__matches", queryset=ScreeningMatch.objects.order_by("-score", "id")),
+            Prefetch("decisions", queryset=CaseDecision.objects.select_related("officer").order_by("decided_at", "id")),
+            "payment__timeline",
+        )
+        .get(pk=case_id)
+    )
+
+
+def screening_list_choices() -> list[tuple[str, str]]:
+    """(code, name) of every list a case can name, the internal watch list included, for the queue's filter."""
+    found = list(ScreeningList.objects.order_by("code").values_list("code", "name"))
+    if not any(code == INTERNAL_LIST_CODE for code, _ in found):
+        found.append((INTERNAL_LIST_CODE, "Internal watch list"))
+    return found
+
+
+@dataclass(frozen=True)
+class ListedEntry:
+    """The list entry a match points at, as the list holds it now (the match itself is a snapshot)."""
+
+    list_code: str
+    list_name: str
+    source_id: str
+    entry_type: str
+    primary_name: str
+    names: list[tuple[str, str]]  # (name, kind), the primary name first
+    programs: list[str]
+    countries: list[str]
+    birth_dates: list[str]
+    remarks: str
+    version_label: str
+
+
+def match_list_entries(matches: list[ScreeningMatch]) -> dict[int, ListedEntry]:
+    """match id → the entry in its list's current version (or the internal watch list), where it still exists.
+
+    A match whose entry left the list (a newer version dropped it, the watch-list row was deleted or switched
+    off) is not in the result. Four queries whatever the number of matches.
+    """
+    if not matches:
+        return {}
+    codes = {m.list_code for m in matches if m.list_code != INTERNAL_LIST_CODE}
+    lists = {
+        sl.code: sl
+        for sl in ScreeningList.objects.filter(code__in=codes, current_version__isnull=False).select_related(
+            "current_version"
+        )
+    }
+    wanted = {(lists[m.list_code].current_version_id, m.entry_source_id) for m in matches if m.list_code in lists}
+    by_key: dict[tuple[int, str], ListEntry] = {}
+    if wanted:
+        rows = (
+            ListEntry.objects.filter(
+                version_id__in={version for version, _ in wanted},
+                source_id__in={source for _, source in wanted},
+            )
+            .prefetch_related(Prefetch("names", queryset=ListEntryName.objects.order_by("id")))
+            .order_by("id")
+        )
+        by_key = {(row.version_id, row.source_id): row for row in rows if (row.version_id, row.source_id) in wanted}
+    watch_ids = {
+        int(m.entry_source_id) for m in matches if m.list_code == INTERNAL_LIST_CODE and m.entry_source_id.isdigit()
+    }
+    watch = {str(w.pk): w for w in WatchlistEntry.objects.filter(pk__in=watch_ids, is_active=True)} if watch_ids else {}
+
+    found: dict[int, ListedEntry] = {}
+    for match in matches:
+        if match.list_code == INTERNAL_LIST_CODE:
+            entry = watch.get(match.entry_source_id)
+            if entry is not None:
+                found[match.pk] = ListedEntry(
+                    list_code=INTERNAL_LIST_CODE,
+                    list_name="Internal watch list",
+                    source_id=str(entry.pk),
+                    entry_type=entry.entry_type,
+                    primary_name=entry.name,
+                    names=[(name, "primary" if i == 0 else "aka") for i, name in enumerate(entry.all_names())],
+                    programs=[],
+                    countries=[],
+                    birth_dates=[],
+                    remarks=entry.reason,
+                    version_label=f"edited {entry.updated_at:%Y-%m-%d %H:%M} UTC",
+                )
+            continue
+        screening_list = lists.get(match.list_code)
+        row = by_key.get((screening_list.current_version_id, match.entry_source_id)) if screening_list else None
+        if row is None:
+            continue
+        version = screening_list.current_version
+        found[match.pk] = ListedEntry(
+            list_code=screening_list.code,
+            list_name=screening_list.name,
+            source_id=row.source_id,
+            entry_type=row.entry_type,
+            primary_name=row.primary_name,
+            names=[(n.name, n.kind) for n in row.names.all()],
+            programs=list(row.programs or []),
+            countries=list(row.countries or []),
+            birth_dates=list(row.birth_dates or []),
+            remarks=row.remarks,
+            version_label=(
+                f"published {version.published}" if version.published else f"imported {version.imported_at:%Y-%m-%d}"
+            ),
+        )
+    return found
+
+
+def match_whitelist_entries(matches: list[ScreeningMatch]) -> dict[int, WhitelistEntry]:
+    """match id → the active whitelist entry that now marks that (party, list entry) pair as a false positive."""
+    by_name = {m.pk: normalise(m.party_name) for m in matches}
+    if not by_name:
+        return {}
+    entries = {
+        (w.party_normalised, w.list_code, w.entry_source_id): w
+        for w in WhitelistEntry.objects.filter(
+            is_active=True, party_normalised__in=set(by_name.values())
+        ).select_related("created_by")
+    }
+    found = {}
+    for match in matches:
+        entry = entries.get((by_name[match.pk], match.list_code, match.entry_source_id))
+        if entry is not None:
+            found[match.pk] = entry
+    return found

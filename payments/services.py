@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 
-from compliance.engines.risk import near_threshold
+from compliance.engines.risk import structuring_band
 from compliance.models import ReviewCase, ScreeningCheck
 from compliance.selectors import compliance_settings, risk_rules
 from compliance.services import ScreeningRecord, review_needed, risk_evaluate, screening_evaluate, screening_record_many
@@ -212,15 +213,16 @@ def stage_fx(run: PipelineRun) -> None:
 def _debtor_activity(run: PipelineRun) -> tuple[int, Decimal, int]:
     """The debtor's payments in the velocity window: count, USD total, and how many sat just below the threshold."""
     window = timedelta(hours=compliance_settings().velocity_window_hours)
-    rules = risk_rules()
-    recent = Payment.objects.filter(
+    low, high = structuring_band(risk_rules())
+    activity = Payment.objects.filter(
         debtor_name=run.payment.debtor_name, created_at__gte=run.now - window, created_at__lte=run.now
-    ).values_list("amount_usd", flat=True)
-    amounts = list(recent[:1000])
-    near = sum(1 for amount in amounts if near_threshold(amount, rules))
-    if near_threshold(run.payment.amount_usd, rules):
-        near += 1
-    return len(amounts), sum(amounts, Decimal(0)), near
+    ).aggregate(
+        count=Count("id"),
+        total=Sum("amount_usd"),
+        near=Count("id", filter=Q(amount_usd__gte=low, amount_usd__lt=high)),
+    )
+    near = activity["near"] + (1 if low <= run.payment.amount_usd < high else 0)
+    return activity["count"], activity["total"] or Decimal(0), near
 
 
 def stage_screen(run: PipelineRun) -> None:

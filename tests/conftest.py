@@ -12,8 +12,10 @@ from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from compliance.selectors import compliance_settings, risk_rules, screening_index_clear
 from deltran.accounts import user_ensure
 from deltran.roles import ADMIN, AUDITOR, COMPLIANCE_OFFICER, OPERATOR, VIEWER
+from fxrates.selectors import fx_cache_clear
 from payments.scenario import scenario_load
 from settlement.selectors import participant_directory_clear
 
@@ -34,12 +36,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs Redis: set REDIS_URL (CI does)"))
 
 
+def clear_process_caches() -> None:
+    """Per-process reference caches must not carry one test's rows into the next."""
+    participant_directory_clear()
+    fx_cache_clear()
+    screening_index_clear()
+    risk_rules.clear()
+    compliance_settings.clear()
+
+
 @pytest.fixture(autouse=True)
-def _fast_passwords_and_fresh_directory(settings):
+def _fast_passwords_and_fresh_caches(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    participant_directory_clear()
+    clear_process_caches()
     yield
-    participant_directory_clear()
+    clear_process_caches()
 
 
 @pytest.fixture

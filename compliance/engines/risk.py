@@ -157,12 +157,12 @@ def _pattern_reasons(inp: RiskInput, rules: dict[str, RuleConfig]) -> list[tuple
     return fired
 
 
-def near_threshold(amount_usd: Decimal, rules: dict[str, RuleConfig]) -> bool:
-    """Is this amount within the structuring band just below the reporting threshold?"""
+def structuring_band(rules: dict[str, RuleConfig]) -> tuple[Decimal, Decimal]:
+    """USD amounts in [low, high) sit just below the reporting threshold (the structuring rule's band)."""
     params = rules.get("structuring", RuleConfig("", 0)).params
     threshold = Decimal(str(params.get("threshold_usd", "10000")))
     band = Decimal(str(params.get("band", "0.10")))
-    return threshold * (1 - band) <= amount_usd < threshold
+    return threshold * (1 - band), threshold
 
 
 def risk_score(inp: RiskInput, rules: dict[str, RuleConfig]) -> RiskResult:
