@@ -47,7 +47,7 @@ class OutboxEvent(models.Model):
     topic = models.CharField(max_length=64)
     event_type = models.CharField(max_length=64)
     payload = models.JSONField(default=dict)
-    created_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField()
 
     class Meta:
         ordering = ["id"]

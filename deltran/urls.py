@@ -28,6 +28,8 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("payments.urls")),
+    path("", include("settlement.urls")),
+    path("", include("fxrates.urls")),
 ]
 
 handler400 = json_or_page(400, "bad_request", "The request could not be understood.", defaults.bad_request)

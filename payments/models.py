@@ -11,18 +11,26 @@ class Payment(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     payment_reference = models.CharField(max_length=35)
     end_to_end_id = models.CharField(max_length=35, blank=True)
-    sender_bank = models.ForeignKey("settlement.Bank", on_delete=models.PROTECT, related_name="+")
-    receiver_bank = models.ForeignKey("settlement.Bank", on_delete=models.PROTECT, related_name="+")
-    sender_account = models.ForeignKey("settlement.SettlementAccount", on_delete=models.PROTECT, related_name="+")
-    receiver_account = models.ForeignKey("settlement.SettlementAccount", on_delete=models.PROTECT, related_name="+")
+    # Foreign keys keep their constraints but not their own indexes: every index costs each insert, and lists
+    # filter on the denormalised BICs and currency below, which have composite indexes.
+    sender_bank = models.ForeignKey("settlement.Bank", on_delete=models.PROTECT, related_name="+", db_index=False)
+    receiver_bank = models.ForeignKey("settlement.Bank", on_delete=models.PROTECT, related_name="+", db_index=False)
+    sender_account = models.ForeignKey(
+        "settlement.SettlementAccount", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    receiver_account = models.ForeignKey(
+        "settlement.SettlementAccount", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     # Denormalised from the banks so lists and filters need no join.
     sender_bic = models.CharField(max_length=11)
     receiver_bic = models.CharField(max_length=11)
     amount = models.DecimalField(max_digits=28, decimal_places=4)
-    currency = models.ForeignKey("fxrates.Currency", on_delete=models.PROTECT, related_name="+", db_column="currency")
+    currency = models.ForeignKey(
+        "fxrates.Currency", on_delete=models.PROTECT, related_name="+", db_column="currency", db_index=False
+    )
     # Cross-currency: the receiver is credited in the settlement currency at the rate locked at acceptance.
     settlement_currency = models.ForeignKey(
-        "fxrates.Currency", on_delete=models.PROTECT, related_name="+", db_column="settlement_currency"
+        "fxrates.Currency", on_delete=models.PROTECT, related_name="+", db_column="settlement_currency", db_index=False
     )
     settlement_amount = models.DecimalField(max_digits=28, decimal_places=4)
     # USD equivalent at acceptance: liquidity limits and the risk score's amount tiers are in USD.
@@ -47,7 +55,7 @@ class Payment(models.Model):
     idempotency_key = models.CharField(max_length=255, blank=True)
     risk_score = models.PositiveSmallIntegerField(null=True, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()

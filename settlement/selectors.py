@@ -7,7 +7,7 @@ payment, so each process keeps a directory of them for a few seconds
 
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -17,7 +17,16 @@ from django.db import models
 from django.utils import timezone
 
 from fxrates.models import Currency
-from settlement.engines.calendar import BankCalendar, NoOpening, Window, is_open, next_opening, open_intervals
+from settlement.engines.calendar import (
+    BankCalendar,
+    NoClosing,
+    NoOpening,
+    Window,
+    is_open,
+    next_closing,
+    next_opening,
+    open_intervals,
+)
 from settlement.models import Bank, ClearingWindow, Holiday, SettlementAccount
 
 
@@ -143,6 +152,12 @@ def bank_by_bic(bic: str) -> BankRef | None:
     return participant_directory().banks.get(bic)
 
 
+def settlement_currencies() -> list[str]:
+    """The currencies active banks hold settlement accounts in."""
+    banks = participant_directory().banks.values()
+    return sorted({code for bank in banks if bank.is_active for code in bank.accounts})
+
+
 def bank_list():
     return Bank.objects.select_related("primary_currency").prefetch_related("accounts", "clearing_windows")
 
@@ -157,16 +172,33 @@ class CalendarDays:
 
 def bank_calendar_days(bank: BankRef, *, start: datetime, end: datetime, currency: str | None = None) -> CalendarDays:
     """Open intervals of a bank between two instants (UTC), its holidays in that span, and whether it is open now."""
-    calendar = bank.calendar(currency) if currency else bank.calendar_any()
-    now = timezone.now()
-    zone = ZoneInfo(bank.timezone)
-    first_day = start.astimezone(zone).date()
-    last_day = end.astimezone(zone).date()
+    first_day, last_day = _local_span(bank, start, end)
     names = dict(
         Holiday.objects.filter(date__gte=first_day, date__lte=last_day)
         .filter(models.Q(bank_id=bank.id) | models.Q(bank__isnull=True, country=bank.country))
         .values_list("date", "name")
     )
+    return _calendar_days(bank, _bank_calendar(bank, currency), start=start, end=end, names=names, now=timezone.now())
+
+
+def _bank_calendar(bank: BankRef, currency: str | None) -> BankCalendar | None:
+    return bank.calendar(currency) if currency else bank.calendar_any()
+
+
+def _local_span(bank: BankRef, start: datetime, end: datetime) -> tuple[date, date]:
+    zone = ZoneInfo(bank.timezone)
+    return start.astimezone(zone).date(), end.astimezone(zone).date()
+
+
+def _calendar_days(
+    bank: BankRef,
+    calendar: BankCalendar | None,
+    *,
+    start: datetime,
+    end: datetime,
+    names: dict[date, str],
+    now: datetime,
+) -> CalendarDays:
     if calendar is None:
         return CalendarDays(intervals=[(start, end)], holidays=sorted(names.items()), open_now=True, next_opening=now)
     try:
@@ -179,3 +211,75 @@ def bank_calendar_days(bank: BankRef, *, start: datetime, end: datetime, currenc
         open_now=is_open(calendar, now),
         next_opening=upcoming,
     )
+
+
+@dataclass(frozen=True)
+class BankCalendarRow:
+    """One bank on the calendar page: its open intervals, holidays and closed days in the span, now and next."""
+
+    bank: BankRef
+    calendar: BankCalendar | None
+    days: CalendarDays
+    # Local dates in the span on which no window opens because they are not working days (holidays apart).
+    closed_days: list[date]
+    # When the open interval the bank is in now ends (None when closed, or never closing within the horizon).
+    closes_at: datetime | None
+
+    @property
+    def windows(self) -> tuple[Window, ...]:
+        return self.calendar.windows if self.calendar else ()
+
+
+@dataclass(frozen=True)
+class CalendarOverview:
+    start: datetime
+    end: datetime
+    currency: str | None
+    now: datetime
+    rows: list[BankCalendarRow]
+
+
+def calendar_overview(*, start: datetime, end: datetime, currency: str | None = None) -> CalendarOverview:
+    """Every active bank's calendar between two instants, with the holiday names of all of them in one query."""
+    banks = sorted((b for b in participant_directory().banks.values() if b.is_active), key=lambda b: b.name)
+    now = timezone.now()
+    spans = {bank.id: _local_span(bank, start, end) for bank in banks}
+    names: dict[int, dict[date, str]] = {bank.id: {} for bank in banks}
+    if banks:
+        first_day = min(first for first, _ in spans.values())
+        last_day = max(last for _, last in spans.values())
+        by_country: dict[str, dict[date, str]] = {}
+        by_bank: dict[int, dict[date, str]] = {}
+        own = models.Q(bank_id__in=[b.id for b in banks])
+        national = models.Q(bank__isnull=True, country__in={b.country for b in banks})
+        holidays = Holiday.objects.filter(own | national, date__gte=first_day, date__lte=last_day)
+        for bank_id, country, day, name in holidays.values_list("bank_id", "country", "date", "name"):
+            if bank_id:
+                by_bank.setdefault(bank_id, {})[day] = name
+            else:
+                by_country.setdefault(country, {})[day] = name
+        for bank in banks:
+            first, last = spans[bank.id]
+            # A bank's own holiday names the day when its country also has one.
+            merged = {**by_country.get(bank.country, {}), **by_bank.get(bank.id, {})}
+            names[bank.id] = {day: name for day, name in merged.items() if first <= day <= last}
+    rows = []
+    for bank in banks:
+        calendar = _bank_calendar(bank, currency)
+        days = _calendar_days(bank, calendar, start=start, end=end, names=names[bank.id], now=now)
+        first, last = spans[bank.id]
+        closed = []
+        if calendar is not None:
+            day = first
+            while day <= last:
+                if day.isoweekday() not in calendar.weekdays and day not in names[bank.id]:
+                    closed.append(day)
+                day += timedelta(days=1)
+        closes_at = None
+        if calendar is not None and days.open_now:
+            try:
+                closes_at = next_closing(calendar, now)
+            except (NoOpening, NoClosing):
+                closes_at = None
+        rows.append(BankCalendarRow(bank=bank, calendar=calendar, days=days, closed_days=closed, closes_at=closes_at))
+    return CalendarOverview(start=start, end=end, currency=currency, now=now, rows=rows)

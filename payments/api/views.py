@@ -13,6 +13,7 @@ from deltran.api import PageParams
 from deltran.export import streaming_csv_response
 from deltran.idempotency import idempotent_call, request_fingerprint
 from deltran.roles import HasRole
+from payments.api.intake import parse_instruction
 from payments.api.render import payment_detail_body
 from payments.api.serializers import (
     PaymentDetailSerializer,
@@ -79,9 +80,8 @@ class PaymentInitiateView(APIView):
         scope = normalise_bic(sender) if isinstance(sender, str) else ""
 
         def produce():
-            serializer = PaymentInitiateSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            done = payment_initiate(actor=request.user, instruction=serializer.to_instruction(), idempotency_key=key)
+            instruction = parse_instruction(request.data)
+            done = payment_initiate(actor=request.user, instruction=instruction, idempotency_key=key)
             return status.HTTP_201_CREATED, payment_detail_body(
                 done.payment, timeline=done.timeline, screening=done.screening
             )

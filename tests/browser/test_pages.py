@@ -285,7 +285,7 @@ def test_pages_fit_the_screen_and_are_saved_as_screenshots(payments, viewport, s
     screenshot(page, f"payments-usd-{name}")
 
     page.get_by_role("link", name=payments["usd_enbx_sbin"].payment_reference, exact=True).click()
-    expect(page.get_by_role("region", name="Timeline").get_by_role("listitem")).to_have_count(3)
+    expect(page.get_by_role("region", name="Timeline").get_by_role("listitem")).to_have_count(5)
     assert page_problems(page) == []
     screenshot(page, f"payment-detail-{name}")
     assert offsite_requests == []
