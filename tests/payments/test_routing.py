@@ -85,3 +85,14 @@ def test_a_bank_without_windows_is_always_open(scenario, operator_client):
     with time_machine.travel(datetime(2026, 11, 28, 23, 0, tzinfo=UTC), tick=False):
         payment = initiate(operator_client)
     assert payment.clearing_window_violation is False
+
+
+def test_violations_are_counted_through_the_list_filter(scenario, operator_client):
+    with time_machine.travel(datetime(2026, 11, 25, 8, 0, tzinfo=UTC), tick=False):
+        initiate(operator_client)
+    with time_machine.travel(datetime(2026, 11, 25, 14, 0, tzinfo=UTC), tick=False):
+        initiate(operator_client, remittance_info="late")
+        initiate(operator_client, remittance_info="later")
+    body = operator_client.get("/api/v1/payments?clearing_window_violation=true&limit=1").json()
+    assert body["total"] == 2
+    assert operator_client.get("/api/v1/payments?clearing_window_violation=false").json()["total"] == 1
