@@ -19,8 +19,8 @@ ORDERINGS = {
 
 
 class CaseFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=CaseStatus.choices)
-    risk_level = django_filters.MultipleChoiceFilter(choices=MatchLevel.choices)
+    status = django_filters.MultipleChoiceFilter(choices=CaseStatus.choices, distinct=False)
+    risk_level = django_filters.MultipleChoiceFilter(choices=MatchLevel.choices, distinct=False)
     list = django_filters.CharFilter(method="filter_list", max_length=32, label="List")
     bank = django_filters.CharFilter(method="filter_bank", max_length=11, label="Bank BIC")
     min_amount_usd = django_filters.NumberFilter(
@@ -67,7 +67,7 @@ class CaseFilter(django_filters.FilterSet):
 
 
 class DecisionFilter(django_filters.FilterSet):
-    decision = django_filters.MultipleChoiceFilter(choices=Decision.choices)
+    decision = django_filters.MultipleChoiceFilter(choices=Decision.choices, distinct=False)
     officer = django_filters.CharFilter(field_name="officer__username")
     date_from = django_filters.IsoDateTimeFilter(field_name="decided_at", lookup_expr="gte")
     date_to = django_filters.IsoDateTimeFilter(field_name="decided_at", lookup_expr="lte")

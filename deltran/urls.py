@@ -28,6 +28,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("payments.urls")),
+    path("compliance/", include("compliance.urls")),
     path("", include("settlement.urls")),
     path("", include("fxrates.urls")),
 ]

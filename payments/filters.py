@@ -65,7 +65,7 @@ class BicFilter(django_filters.CharFilter):
 
 
 class PaymentFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=PaymentStatus.choices)
+    status = django_filters.MultipleChoiceFilter(choices=PaymentStatus.choices, distinct=False)
     currency = django_filters.CharFilter(method="filter_currency", max_length=3)
     sender_bic = BicFilter(field_name="sender_bic", max_length=11, label="Sender BIC")
     receiver_bic = BicFilter(field_name="receiver_bic", max_length=11, label="Receiver BIC")
