@@ -1,0 +1,1 @@
+"""Pure engines of the liquidity app: no Django imports, tested without a database."""
