@@ -1,0 +1,124 @@
+"""Run every benchmark in bench/ and print one table: figure, value, target. `make bench` calls this.
+
+    .venv/bin/python bench/run_all.py [--strict] [-- extra args passed to each benchmark]
+
+Each benchmark is a standalone script that writes its result as JSON (--json-out); this
+runner reads the JSON and turns it into rows. Benchmarks are not tests: a figure below
+its target is marked, and the exit status is non-zero only when a benchmark failed to
+run or saw errors, or with --strict when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Row:
+    figure: str
+    value: str
+    target: str
+    ok: bool | None = None  # None: no target, just reported
+
+
+def initiate_http_rows(r: dict) -> list[Row]:
+    rows = []
+    for kind, label in (("trivial", "GET /api/v1/auth/me"), ("initiate", "POST /api/v1/payments/initiate")):
+        x = r[kind]
+        rows += [
+            Row(f"{label}: requests/s", f"{x['rps']:.1f}", ""),
+            Row(f"{label}: p50 latency", f"{x['p50_ms']:.2f} ms", ""),
+            Row(f"{label}: p99 latency", f"{x['p99_ms']:.2f} ms", ""),
+            Row(
+                f"{label}: non-2xx / socket errors",
+                f"{x['non_2xx']} / {sum(x['socket_errors'].values())}",
+                "0 / 0",
+                x["non_2xx"] == 0 and not any(x["socket_errors"].values()),
+            ),
+        ]
+    rows.append(Row("initiate / trivial requests/s", f"{r['ratio']:.3f}", f">= {r['target_ratio']}", r["meets_target"]))
+    return rows
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    script: str
+    rows: Callable[[dict], list[Row]]
+    context: Callable[[dict], str]
+
+
+BENCHMARKS = [
+    Benchmark(
+        name="initiate_http",
+        script="initiate_http.py",
+        rows=initiate_http_rows,
+        context=lambda r: (
+            f"{r['client']}, {r['connections']} connections, {r['duration_s']:g} s each, "
+            f"gunicorn {r['workers']} sync workers, PostgreSQL, {r['machine']['cpus']} CPUs"
+        ),
+    ),
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Run every DelTran benchmark and print one table.")
+    parser.add_argument("--strict", action="store_true", help="exit non-zero when a figure misses its target")
+    parser.add_argument("--only", help="run only the benchmark of this name")
+    parser.add_argument("extra", nargs="*", help="arguments passed to each benchmark (after --)")
+    args = parser.parse_args()
+
+    table: list[tuple[str, Row]] = []
+    contexts: list[str] = []
+    failed: list[str] = []
+    for bench in BENCHMARKS:
+        if args.only and bench.name != args.only:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "result.json"
+            cmd = [sys.executable, str(BENCH_DIR / bench.script), "--json-out", str(out), *args.extra]
+            print(f"== {bench.name}: {' '.join(cmd[1:])}", flush=True)
+            proc = subprocess.run(cmd, cwd=BENCH_DIR.parent)
+            if not out.exists():
+                failed.append(f"{bench.name}: did not produce a result (exit {proc.returncode})")
+                continue
+            result = json.loads(out.read_text())
+        if proc.returncode != 0:
+            failed.append(f"{bench.name}: exit {proc.returncode}; " + "; ".join(result.get("problems", [])))
+        contexts.append(f"{bench.name}: {bench.context(result)}")
+        table += [(bench.name, row) for row in bench.rows(result)]
+
+    if table:
+        w_fig = max(len(f"{b}: {r.figure}") for b, r in table)
+        w_val = max(len(r.value) for _, r in table)
+        w_tgt = max(max(len(r.target) for _, r in table), len("target"))
+        print()
+        print(f"{'figure':<{w_fig}}  {'value':>{w_val}}  {'target':<{w_tgt}}  ")
+        print(f"{'-' * w_fig}  {'-' * w_val}  {'-' * w_tgt}  ----")
+        for b, r in table:
+            mark = "" if r.ok is None else ("ok" if r.ok else "MISS")
+            print(f"{b + ': ' + r.figure:<{w_fig}}  {r.value:>{w_val}}  {r.target:<{w_tgt}}  {mark}")
+        print()
+        for line in contexts:
+            print(line)
+    for line in failed:
+        print("FAILED:", line)
+    missed = [r for _, r in table if r.ok is False]
+    if failed:
+        return 2
+    if args.strict and missed:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
