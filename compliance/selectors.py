@@ -2,7 +2,7 @@
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import Count, Max, Prefetch, QuerySet
@@ -26,6 +26,7 @@ from compliance.models import (
 from deltran.cache import reference_cache
 
 INTERNAL_LIST_CODE = "internal"
+RECENT_NAMES = 20_000
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,18 @@ class LoadedIndex:
     index: ScreeningIndex
     kinds: dict[str, str]  # list code → kind
     versions: dict[str, int]  # list code → version id
+    # Names recur (the banks' own names on every payment, regular customers): their results are kept for this
+    # index's lifetime, which ends when a list changes. Bounded; cleared whole when full.
+    recent: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def screen(self, name: str) -> list:
+        found = self.recent.get(name)
+        if found is None:
+            found = self.index.screen(name)
+            if len(self.recent) >= RECENT_NAMES:
+                self.recent.clear()
+            self.recent[name] = found
+        return found
 
 
 _lock = threading.Lock()

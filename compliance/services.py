@@ -179,7 +179,7 @@ def screening_evaluate(*, parties: list[tuple[str, str]]) -> ScreeningOutcome:
     for party, name in parties:
         if not name:
             continue
-        for match in loaded.index.screen(name):
+        for match in loaded.screen(name):
             found.append(
                 PartyMatch(
                     party=party,
