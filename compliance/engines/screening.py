@@ -1,36 +1,36 @@
 """Name screening against sanctions and watch lists: normalisation, fuzzy scoring and a blocked in-memory index.
 
-Pure Python (stdlib and jellyfish); no Django imports. The index is built once from the loaded lists and then
-answers `screen(name)` without scanning the lists: candidate names come from blocks (exact normalised form,
-position-aware character segments, sorted words, phonetic keys) and only those candidates are scored.
+Pure Python (stdlib and jellyfish); no Django imports. `ScreeningIndex` is built once from the loaded lists and
+answers `screen(name)` without scanning them: candidates come from blocks (see the class) and only those are
+scored.
 
-Matching rules, in one place (see `_assess`):
+The matching rules, in one place (`allowed_edits`, `_assess`):
 
-* Both sides are normalised the same way (`normalise`): case, accents, transliteration of Cyrillic, Greek,
-  Arabic/Persian and Hebrew to basic Latin, punctuation, "LAST, First" order, legal-form words.
-* Equal normalised forms: CRITICAL, "exact", score 100.
-* Short-name guard: if the shorter normalised form has fewer than MIN_FUZZY_LENGTH (4) characters, only an exact
-  match counts. Otherwise at most `allowed_edits(n) = min(3, max(1, n // 4))` Levenshtein edits count, n being
-  the shorter form's length in characters (spaces included): 4–7 chars → 1, 8–11 → 2, 12+ → 3.
-* HIGH: Levenshtein distance 1, or Jaro-Winkler ≥ 0.95.
-* MEDIUM: distance 2–3 within `allowed_edits`, or the same words in another order ("token_set"; also when one
-  name's words, at least two of them, all appear in the other and it has at most two more words), or
-  Jaro-Winkler ≥ 0.90, or the same Metaphone keys word for word in any order ("phonetic").
-* Anything else is LOW (returned only with min_level="LOW").
-* Score: similarity = max(Jaro-Winkler, 1 - distance / longer length) (Jaro-Winkler alone when the distance was
-  not computed); score = round(100 × similarity) clamped into the level's band: CRITICAL 100, HIGH 90–99,
-  MEDIUM 70–89, LOW 0–69. So a higher level always has a higher score.
+* Both sides are normalised the same way (`normalise`): case, accents, Cyrillic, Greek, Arabic/Persian and Hebrew
+  transliterated to Latin, punctuation, "LAST, First" turned round, legal forms (LEGAL_FORMS) dropped. A list
+  name written "LAST, First" is indexed in both orders.
+* Equal normalised forms: CRITICAL, algorithm "exact", score 100, distance 0.
+* Short-name guard: with n the length of the shorter normalised form (spaces included), a pair may differ by
+  `allowed_edits(n)` = 0 if n < 4 (exact only), else min(3, max(1, n // 4)) Levenshtein edits:
+  4–7 characters → 1, 8–11 → 2, 12 and more → 3 (the seed's maximum). A distance beyond that is not used.
+* HIGH: Levenshtein distance 1 ("levenshtein"), else Jaro-Winkler ≥ 0.95 ("jaro_winkler").
+* MEDIUM, the first that applies: distance 2–3 within the guard ("levenshtein"); the same words in another order
+  ("token_set"); Jaro-Winkler ≥ 0.90 ("jaro_winkler"); one name's words, at least two, all in the other name,
+  which has at most MAX_EXTRA_TOKENS more ("token_set"); the same Metaphone keys word for word in any order
+  ("phonetic"). Jaro-Winkler and the phonetic and word rules also need n ≥ 4.
+* Anything else: LOW, returned only with min_level="LOW".
+* Score: similarity = max(Jaro-Winkler, 1 - distance / longer length), or Jaro-Winkler alone when there is no
+  distance within the guard; score = round(100 × similarity) clamped into the level's band: CRITICAL 100,
+  HIGH 90–99, MEDIUM 70–89, LOW 0–69. A higher level always scores higher.
 
-Blocking guarantees (tested against a brute-force scan): every exact, Levenshtein (within `allowed_edits`),
-same-words and phonetic match is found. Word-subset and Jaro-Winkler-only matches are found through per-word
-phonetic blocks on the query's rarest words; a word shared by more than TOKEN_BLOCK_MAX_POSTINGS names is too
-common to block on, so those two kinds are best effort (measured in bench/screening.py).
+What the blocks guarantee (tests/compliance/test_screening_engine.py checks it against a scan of every name): every
+exact, Levenshtein (within the guard, so every distance-1 HIGH), same-words and phonetic match. Matches by
+Jaro-Winkler alone and by word subset come from word-key blocks capped for speed: best effort, their recall
+against a full scan is measured by bench/screening.py.
 """
-
 import functools
 import re
 import unicodedata
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -43,55 +43,38 @@ SCORE_BANDS = {"CRITICAL": (100, 100), "HIGH": (90, 99), "MEDIUM": (70, 89), "LO
 MAX_INPUT_CHARS = 1_000  # raw characters looked at; protects the normaliser from pathological input
 MAX_NAME_LENGTH = 200  # normalised characters kept for matching
 MIN_FUZZY_LENGTH = 4  # shorter than this: exact matches only
-MIN_PIECE_LENGTH = 3  # segment blocks: pieces are cut no shorter than this when there is room for extra pieces
+MIN_PIECE_LENGTH = 2  # segment blocks: extra pieces are cut only while pieces keep this many characters
+EXTRA_PIECES = 2  # segment blocks: pieces beyond allowed_edits + 1 (measured in bench/screening.py)
 MAX_DISTANCE = 3  # the seed's rule: at most 3 character edits
 JARO_WINKLER_HIGH = 0.95
 JARO_WINKLER_MEDIUM = 0.90
 MAX_EXTRA_TOKENS = 2  # word-subset rule: the longer name may have at most this many more words
 TOKEN_BLOCK_KEYS = 3  # the query's rarest word keys used as blocks
-TOKEN_BLOCK_MAX_POSTINGS = 1_500  # a word key in more names than this is too common to block on
+TOKEN_BLOCK_MAX_POSTINGS = 1_000  # a word key in more names than this is too common to block on
 RARE_WORD_POSTINGS = 50  # every name with the query's rarest word key is a candidate when that key is this rare
-CANDIDATE_CAP = 200  # candidates kept from the word blocks, those sharing the most keys first
+CANDIDATE_CAP = 100  # candidates kept from the word blocks, those sharing the most keys first
 
-# Legal-form words dropped before matching ("Acme Trading Co., Ltd." ≡ "ACME TRADING"). Dotted forms ("S.A.",
-# "L.L.C.") need no entry of their own: runs of single letters are joined ("s a" → "sa") before this test.
-LEGAL_FORMS = frozenset(
-    {
-        "ltd",
-        "limited",
-        "llc",
-        "inc",
-        "incorporated",
-        "corp",
-        "corporation",
-        "co",
-        "company",
-        "plc",
-        "gmbh",
-        "ag",
-        "sa",
-        "sarl",
-        "bv",
-        "nv",
-        "srl",
-        "spa",
-        "jsc",
-        "ojsc",
-        "pjsc",
-        "cjsc",
-        "llp",
-        "lp",
-        "oao",
-        "ooo",
-        "zao",
-        "pt",
-        "tbk",
-        "bhd",
-        "sdn",
-        "pvt",
-        "pte",
-        "private",
-    }
+# Legal forms dropped before matching ("Acme Trading Co., Ltd." ≡ "ACME TRADING"), as normalised words; an entry
+# with spaces is a phrase of whole words. Dotted forms ("S.A.", "L.L.C.") need no entry of their own: runs of
+# single letters are joined ("s a" → "sa") first. Russian forms are listed spelled out as the lists transliterate
+# them ("OBSHCHESTVO S OGRANICHENNOI OTVETSTVENNOSTYU" is "LLC"): otherwise every Russian company would be a
+# near match of every other.
+LEGAL_FORMS = frozenset({
+    "ltd", "limited", "llc", "inc", "incorporated", "corp", "corporation", "co", "company", "plc", "gmbh", "ag",
+    "sa", "sarl", "bv", "nv", "srl", "spa", "jsc", "ojsc", "pjsc", "cjsc", "llp", "lp", "oao", "ooo", "zao", "pao",
+    "pt", "tbk", "bhd", "sdn", "pvt", "pte", "private",
+    "limited liability", "joint stock",
+    "otkrytoe", "otkrytoye", "zakrytoe", "zakrytoye", "publichnoe", "publichnoye", "nepublichnoe",
+    "aktsionernoe obshchestvo", "aktsionernoye obshchestvo",
+    *(f"{company} s {limited} {liability}"
+      for company in ("obshchestvo", "obshestvo")
+      for limited in ("ogranichennoi", "ogranichennoy", "ogranichenoi", "organichennoi")
+      for liability in ("otvetstvennostyu", "otvetstvennostiu", "otvetstvennostju", "otvetstvennosti")),
+})
+_LEGAL_FORM_WORDS = frozenset(form for form in LEGAL_FORMS if " " not in form)
+_LEGAL_FORM_PHRASES = re.compile(
+    r"(?<!\S)(?:" + "|".join(sorted((re.escape(f) for f in LEGAL_FORMS if " " in f), key=len, reverse=True))
+    + r")(?!\S)"
 )
 
 _KIND_LABELS = {
@@ -102,9 +85,10 @@ _KIND_LABELS = {
     "weak_aka": "weak alias",
     "original_script": "original-script name",
 }
+_KIND_ORDER = {kind: i for i, kind in enumerate(_KIND_LABELS)}  # on a tie, the primary name is the match shown
 _LIST_LABELS = {
     "ofac_sdn": "OFAC SDN",
-    "ofac_cons": "OFAC Consolidated",
+    "ofac_consolidated": "OFAC Consolidated",
     "eu_fsf": "EU FSF",
     "un_sc": "UN SC",
     "uk_hmt": "UK HMT",
@@ -370,35 +354,54 @@ def _fold(text: str) -> str:
     # Transliterate before decomposing (й would lose its breve and become и), and again after, for letters
     # that only show up once their accents are stripped (Greek ά → α).
     text = unicodedata.normalize("NFC", text).casefold().translate(_TRANSLITERATION)
-    text = unicodedata.normalize("NFKD", text)
+    # Compatibility forms (𝓐, ﬁ, full-width letters) only become plain letters here: fold case again.
+    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
     text = "".join(ch for ch in text if unicodedata.category(ch) not in _DROPPED_CATEGORIES)
     return text.translate(_TRANSLITERATION)
 
 
-def _words(text: str) -> list[str]:
-    """Split on anything but letters and digits; join runs of single letters ("u s a" → "usa", "s a" → "sa")."""
-    words: list[str] = []
+def _join_initials(words: list[str]) -> list[str]:
+    """Join runs of single Latin letters: "u s a" → "usa", "s a" → "sa" (dotted legal forms, initialisms)."""
+    joined: list[str] = []
     initials: list[str] = []
-    for word in _NON_WORD.sub(" ", text).split():
+    for word in words:
         if len(word) == 1 and word.isascii() and word.isalpha():
             initials.append(word)
             continue
         if initials:
-            words.append("".join(initials))
+            joined.append("".join(initials))
             initials = []
-        words.append(word)
+        joined.append(word)
     if initials:
-        words.append("".join(initials))
-    return words
+        joined.append("".join(initials))
+    return joined
+
+
+def _words(text: str) -> list[str]:
+    """Split on anything but letters and digits."""
+    return _join_initials(_NON_WORD.sub(" ", text).split())
 
 
 def _without_legal_forms(words: list[str]) -> list[str]:
-    kept = [word for word in words if word not in LEGAL_FORMS]
-    return kept or words  # a name made only of legal-form words keeps them
+    text = " ".join(words)
+    if " " in text:
+        text = _LEGAL_FORM_PHRASES.sub(" ", text)
+    return [word for word in text.split() if word not in _LEGAL_FORM_WORDS]
+
+
+def _only_legal_forms(words: list[str]) -> bool:
+    return not _without_legal_forms(words)
 
 
 def _finish(words: list[str]) -> str:
-    text = " ".join(_without_legal_forms(words))
+    # Dropping legal forms can bring single letters together and joining them can make a legal form ("s co a"):
+    # repeat until nothing changes, so that a normalised name is its own normal form.
+    while True:
+        kept = _join_initials(_without_legal_forms(words) or words)  # only legal forms: keep them
+        if kept == words:
+            break
+        words = kept
+    text = " ".join(words)
     if len(text) > MAX_NAME_LENGTH:
         text = text[:MAX_NAME_LENGTH]
         if " " in text:
@@ -418,7 +421,7 @@ def _variants(name: str) -> tuple[str, ...]:
         return (text,) if text else ()
     tail_words = _words(tail)
     as_written = _finish(head_words + tail_words)
-    if head_words and tail_words and not all(word in LEGAL_FORMS for word in tail_words):
+    if head_words and tail_words and not _only_legal_forms(tail_words):
         reordered = _finish(tail_words + head_words)  # "PUTIN, Vladimir" → "vladimir putin"
         return tuple(dict.fromkeys(text for text in (reordered, as_written) if text))
     return (as_written,) if as_written else ()
@@ -468,47 +471,102 @@ class _Assessment:
     algorithm: str
     score: int
     distance: int | None
-    similarity: float
+    jaro_winkler: float
     detail: str  # "reorder" or "subset" for token_set
 
 
 _EXACT = _Assessment("CRITICAL", "exact", 100, 0, 1.0, "")
 _RANK_MEDIUM = LEVEL_RANK["MEDIUM"]
-_RANK_HIGH = LEVEL_RANK["HIGH"]
+_FULL_EDITS_FROM = 4 * MAX_DISTANCE  # names this long or longer get MAX_DISTANCE edits
+_EDITS_BY_LENGTH = tuple(allowed_edits(length) for length in range(_FULL_EDITS_FROM))
 
 
-def _is_word_subset(query_words: frozenset[str], candidate: str) -> bool:
+def _is_word_subset(query_words: frozenset[str], query_anchor: str, candidate: str) -> bool:
     """One name's words (at least two of them) all appear in the other, which has at most two more."""
+    # Cheap necessary condition first: `query_anchor`, any one query word (the index passes its rarest), is in
+    # the candidate (query ⊆ candidate), or the candidate's first word is a query word (candidate ⊆ query).
+    if query_anchor not in candidate and candidate.partition(" ")[0] not in query_words:
+        return False
     candidate_words = frozenset(candidate.split())
-    small, large = (query_words, candidate_words) if len(query_words) <= len(candidate_words) else (
-        candidate_words, query_words)
-    return (len(small) >= 2 and len(large) - len(small) <= MAX_EXTRA_TOKENS and small <= large
-            and sum(map(len, small)) + len(small) - 1 >= MIN_FUZZY_LENGTH)
+    small, large = (
+        (query_words, candidate_words) if len(query_words) <= len(candidate_words) else (candidate_words, query_words)
+    )
+    return (
+        len(small) >= 2
+        and len(large) - len(small) <= MAX_EXTRA_TOKENS
+        and small <= large
+        and sum(map(len, small)) + len(small) - 1 >= MIN_FUZZY_LENGTH
+    )
 
 
-def _assess(query: str, candidate: str, *, query_words: frozenset[str], same_words: bool, same_sound: bool,
-            near: bool = True, floor: int = 0) -> _Assessment | None:
+def _distance_within(query: str, candidate: str, jaro_winkler: float, edits: int) -> int | None:
+    """The Levenshtein distance of two different names if it is at most `edits`, else None; cheaply.
+
+    1. Jaro bound. With d ≤ edits ≤ shorter / 4 the edit script keeps at least longer - edits characters in
+       place, within Jaro's match window (max length // 2 - 1 ≥ edits from 4 characters on), and Jaro's greedy
+       matching finds at least that many matches m; transpositions are at most m / 2. Hence
+       Jaro ≥ ((longer - edits) / shorter + (longer - edits) / longer + 1/2) / 3 (≥ 2/3): below that, d > edits.
+       Jaro is recovered exactly from Jaro-Winkler (boost 0.1 per common prefix letter, up to 4, above 0.7).
+    2. A common prefix and suffix do not change the distance: strip them, so that "mohammad al atifi" against
+       "mohammad al rifai" costs a 5 × 5 table, not 17 × 17.
+    """
+    query_length = len(query)
+    candidate_length = len(candidate)
+    shorter, longer = (
+        (query_length, candidate_length) if query_length < candidate_length else (candidate_length, query_length)
+    )
+    prefix = 0
+    while prefix < 4 and prefix < shorter and query[prefix] == candidate[prefix]:
+        prefix += 1
+    jaro = jaro_winkler
+    if prefix and jaro_winkler > 0.7:
+        jaro = (jaro_winkler - 0.1 * prefix) / (1 - 0.1 * prefix)
+    kept = longer - edits
+    if jaro < (kept / shorter + kept / longer + 0.5) / 3 - 1e-9:
+        return None
+    start = prefix
+    while start < shorter and query[start] == candidate[start]:
+        start += 1
+    end = 0
+    while end < shorter - start and query[query_length - 1 - end] == candidate[candidate_length - 1 - end]:
+        end += 1
+    distance = jellyfish.levenshtein_distance(
+        query[start : query_length - end], candidate[start : candidate_length - end]
+    )
+    return distance if distance <= edits else None
+
+
+def _assess(
+    query: str,
+    candidate: str,
+    query_words: frozenset[str],
+    query_anchor: str,
+    same_words: bool,
+    same_sound: bool,
+    near: bool = True,
+    floor: int = 0,
+) -> _Assessment | None:
     """The level, algorithm and score of one pair of normalised names (the rules in the module docstring).
 
-    `same_words` / `same_sound`: the pair's sorted words / phonetic keys are equal (the index knows this from
-    its blocks). `near=False` promises the pair is more than `allowed_edits` apart, which saves computing the
-    distance (the index knows this from its segment blocks). Returns None below `floor` (a LEVEL_RANK).
+    `query_words` / `query_anchor`: the query's set of words and any one of them. `same_words` /
+    `same_sound`: the pair's sorted words / phonetic keys are equal (the index knows from its blocks).
+    `near=False` promises the pair is more than `allowed_edits` apart, which saves computing the distance
+    (the index knows from its segment blocks). Returns None below `floor` (a LEVEL_RANK).
     """
     if query == candidate:
         return _EXACT
-    query_length, candidate_length = len(query), len(candidate)
-    edits = allowed_edits(min(query_length, candidate_length))
+    query_length = len(query)
+    candidate_length = len(candidate)
+    shorter = query_length if query_length < candidate_length else candidate_length
+    edits = _EDITS_BY_LENGTH[shorter] if shorter < _FULL_EDITS_FROM else MAX_DISTANCE
+    jaro_winkler = jellyfish.jaro_winkler_similarity(query, candidate)
     if not edits:
         if floor:
             return None
-        similarity = jellyfish.jaro_winkler_similarity(query, candidate)
-        return _Assessment("LOW", "jaro_winkler", min(69, round(100 * similarity)), None, similarity, "")
-    jaro_winkler = jellyfish.jaro_winkler_similarity(query, candidate)
+        return _Assessment("LOW", "jaro_winkler", min(69, round(100 * jaro_winkler)), None, jaro_winkler, "")
     distance = None
-    if near and abs(query_length - candidate_length) <= edits:
-        distance = jellyfish.levenshtein_distance(query, candidate)
-        if distance > edits:
-            distance = None  # beyond the short-name guard: the distance says nothing, Jaro-Winkler decides
+    if near and -edits <= query_length - candidate_length <= edits:
+        distance = _distance_within(query, candidate, jaro_winkler, edits)
     detail = ""
     if distance is not None and distance <= 1:
         level, algorithm = "HIGH", "levenshtein"
@@ -522,7 +580,7 @@ def _assess(query: str, candidate: str, *, query_words: frozenset[str], same_wor
         level, algorithm, detail = "MEDIUM", "token_set", "reorder"
     elif jaro_winkler >= JARO_WINKLER_MEDIUM:
         level, algorithm = "MEDIUM", "jaro_winkler"
-    elif _is_word_subset(query_words, candidate):
+    elif _is_word_subset(query_words, query_anchor, candidate):
         level, algorithm, detail = "MEDIUM", "token_set", "subset"
     elif same_sound:
         level, algorithm = "MEDIUM", "phonetic"
@@ -534,7 +592,8 @@ def _assess(query: str, candidate: str, *, query_words: frozenset[str], same_wor
     if distance is not None:
         similarity = max(jaro_winkler, 1 - distance / max(query_length, candidate_length))
     low, high = SCORE_BANDS[level]
-    return _Assessment(level, algorithm, min(high, max(low, round(100 * similarity))), distance, similarity, detail)
+    score = min(high, max(low, round(100 * similarity)))
+    return _Assessment(level, algorithm, score, distance, jaro_winkler, detail)
 
 
 def _reason(assessment: _Assessment, query: str, candidate: str, indexed: IndexedName) -> str:
@@ -546,7 +605,7 @@ def _reason(assessment: _Assessment, query: str, candidate: str, indexed: Indexe
     algorithm = assessment.algorithm
     if algorithm == "exact":
         return f"Exact match on the normalised name '{candidate}' ({where})"
-    if algorithm == "levenshtein" and assessment.level != "LOW":
+    if algorithm == "levenshtein":
         return f"Levenshtein distance {assessment.distance} between {pair} ({where})"
     if algorithm == "token_set":
         if assessment.detail == "reorder":
@@ -555,8 +614,8 @@ def _reason(assessment: _Assessment, query: str, candidate: str, indexed: Indexe
     if algorithm == "phonetic":
         return f"Same sound (Metaphone '{phonetic_key(query)}') for {pair} ({where})"
     if assessment.level == "LOW":
-        return f"Weak similarity {assessment.similarity:.2f} between {pair} ({where})"
-    return f"Jaro-Winkler similarity {assessment.similarity:.3f} between {pair} ({where})"
+        return f"Weak similarity (Jaro-Winkler {assessment.jaro_winkler:.3f}) between {pair} ({where})"
+    return f"Jaro-Winkler similarity {assessment.jaro_winkler:.3f} between {pair} ({where})"
 
 
 # --------------------------------------------------------------------------------------------- the index
@@ -566,12 +625,12 @@ def _reason(assessment: _Assessment, query: str, candidate: str, indexed: Indexe
 def _segments(length: int) -> tuple[tuple[int, int], ...]:
     """(start, length) of the even pieces a name of this length is cut into for the segment blocks.
 
-    At least allowed_edits + 1 pieces (so one survives any allowed edit script) and up to 2 × allowed_edits + 1
-    while pieces keep MIN_PIECE_LENGTH characters: with more pieces than edits, several must survive, which
-    filters out most of the names that share just one piece (a common first name) with the query.
+    allowed_edits + 1 pieces would do (one survives any allowed edit script); up to EXTRA_PIECES more are cut
+    while pieces keep MIN_PIECE_LENGTH characters, so that several must survive, which rules out most names that
+    share a single piece (a common first name) with the query before anything is computed for them.
     """
     edits = allowed_edits(length)
-    pieces = max(edits + 1, min(2 * edits + 1, length // MIN_PIECE_LENGTH))
+    pieces = max(edits + 1, min(edits + 1 + EXTRA_PIECES, length // MIN_PIECE_LENGTH))
     base, longer = divmod(length, pieces)
     spans = []
     start = 0
@@ -582,31 +641,72 @@ def _segments(length: int) -> tuple[tuple[int, int], ...]:
     return tuple(spans)
 
 
+@functools.cache
+def _probe_plan(n: int) -> tuple[tuple[int, int, tuple[tuple[int, int, tuple[int, ...]], ...]], ...]:
+    """For a query of n characters: per candidate length L, the pieces that must be found (`needed`) and, per
+    piece, where in the query it can start: (L, needed, ((piece, size, start positions), ...))."""
+    plan = []
+    for length in range(max(MIN_FUZZY_LENGTH, n - MAX_DISTANCE), n + MAX_DISTANCE + 1):
+        edits = allowed_edits(min(n, length))
+        delta = n - length
+        if edits == 0 or abs(delta) > edits:
+            continue
+        spans = _segments(length)
+        needed = len(spans) - edits
+        probes = []
+        for piece, (start, size) in enumerate(spans):
+            if needed == 1:
+                # Multi-match-aware window (Pass-Join): some piece i is intact with at most i edits before it and
+                # at most (pieces - 1 - i) after it.
+                after = len(spans) - 1 - piece
+                first = max(0, start - piece, start + delta - after)
+                last = min(n - size, start + piece, start + delta + after)
+            else:
+                # Every intact piece has moved by at most `edits`, and by at most `edits` from where the length
+                # change puts it; at least `needed` pieces are intact.
+                first = max(0, start - edits, start + delta - edits)
+                last = min(n - size, start + edits, start + delta + edits)
+            if first <= last:
+                probes.append((piece, size, tuple(range(first, last + 1))))
+        plan.append((length, needed, tuple(probes)))
+    return tuple(plan)
+
+
+class _Everything:
+    """Stands for the set of all candidates in the exhaustive scan."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
 class ScreeningIndex:
     """The loaded lists' names, blocked for fast fuzzy lookup. Build once; `screen` is read-only and thread-safe.
 
-    Blocks (each maps a key to the ids of the distinct normalised names that have it):
+    Names are indexed by their distinct normalised forms ("LAST, First" names under both word orders). Blocks,
+    each mapping a key to the ids of the forms that have it:
 
     * exact: the normalised form itself;
-    * segments (Pass-Join, Li et al., VLDB 2011): a name of length L is cut into allowed_edits(L) + 1 pieces,
-      keyed by (L, piece number). If two names are within k ≤ allowed_edits(L) edits, one piece survives
-      intact in the query near its position, so probing each piece's few possible positions finds every
-      Levenshtein match;
+    * segments (Pass-Join, Li et al., VLDB 2011): a form of length L is cut into `_segments(L)` pieces, keyed
+      by (L, piece number, text). Each edit breaks at most one piece, so a form within k edits of the query
+      has all but k pieces intact, each shifted by at most k positions: probing those positions finds every
+      Levenshtein match, and requiring all but k pieces to be found filters the rest;
     * sorted words and whole-name phonetic key: the "token_set" (same words) and "phonetic" rules exactly;
-    * word keys: the Metaphone key of each word; the query's TOKEN_BLOCK_KEYS rarest keys are probed, keys
-      shared by more than TOKEN_BLOCK_MAX_POSTINGS names are skipped, and at most CANDIDATE_CAP names are
-      kept, those sharing the most keys first.
+    * word keys (Metaphone of each word of three or more letters): forms sharing at least two of the query's
+      TOKEN_BLOCK_KEYS rarest word keys (at most CANDIDATE_CAP of them), and all forms with the rarest key when
+      it is in at most RARE_WORD_POSTINGS forms; keys in more than TOKEN_BLOCK_MAX_POSTINGS forms are too
+      common to use. These feed the best-effort rules (Jaro-Winkler alone, word subset).
+
+    Then each candidate is scored by `_assess`, and the best match of each list entry is kept.
     """
 
     def __init__(self, names: Iterable[IndexedName]):
         self._names: list[IndexedName] = []
         self._forms: list[str] = []  # distinct normalised forms; a form's id is its position
-        self._owners: list[list[int]] = []  # form id → positions in self._names
+        self._owners: list[list[int]] | list[tuple[int, ...]] = []  # form id → positions in self._names
         self._form_ids: dict[str, int] = {}
-        self._by_sorted_words: dict[str, list[int]] = {}
-        self._by_sound: dict[str, list[int]] = {}
-        self._by_word_key: dict[str, frozenset[int]] = {}
-        self._by_segment: dict[tuple[int, int], dict[str, list[int]]] = {}
+        self._by_sorted_words: dict[str, list[int] | tuple[int, ...]] = {}
+        self._by_sound: dict[str, list[int] | tuple[int, ...]] = {}
+        self._by_segment: dict[int, list[dict[str, list[int] | tuple[int, ...]]]] = {}  # length → piece → text
         word_keys: dict[str, list[int]] = {}
         for indexed in names:
             forms = _variants(indexed.name)
@@ -619,7 +719,15 @@ class ScreeningIndex:
                 if form_id is None:
                     form_id = self._add_form(form, word_keys)
                 self._owners[form_id].append(position)
-        self._by_word_key = {key: frozenset(ids) for key, ids in word_keys.items()}
+        # Frozen for memory: tuples instead of over-allocated lists; sets only where intersections need them.
+        self._owners = [tuple(owners) for owners in self._owners]
+        self._by_sorted_words = {key: tuple(ids) for key, ids in self._by_sorted_words.items()}
+        self._by_sound = {key: tuple(ids) for key, ids in self._by_sound.items()}
+        for blocks in self._by_segment.values():
+            for block in blocks:
+                for key, ids in block.items():
+                    block[key] = tuple(ids)
+        self._by_word_key = {key: frozenset(ids) if len(ids) > 8 else tuple(ids) for key, ids in word_keys.items()}
 
     def _add_form(self, form: str, word_keys: dict[str, list[int]]) -> int:
         form_id = len(self._forms)
@@ -632,8 +740,11 @@ class ScreeningIndex:
             word_keys.setdefault(key, []).append(form_id)
         length = len(form)
         if length >= MIN_FUZZY_LENGTH:
-            for piece, (start, size) in enumerate(_segments(length)):
-                block = self._by_segment.setdefault((length, piece), {})
+            spans = _segments(length)
+            blocks = self._by_segment.get(length)
+            if blocks is None:
+                blocks = self._by_segment[length] = [{} for _ in spans]
+            for block, (start, size) in zip(blocks, spans, strict=True):
                 block.setdefault(form[start : start + size], []).append(form_id)
         return form_id
 
@@ -645,83 +756,67 @@ class ScreeningIndex:
     def form_count(self) -> int:
         return len(self._forms)
 
-    def _segment_candidates(self, query: str, found: set[int]) -> None:
-        """Add every name within allowed_edits of the query (Pass-Join with a piece-count filter)."""
-        n = len(query)
-        for length in range(max(MIN_FUZZY_LENGTH, n - MAX_DISTANCE), n + MAX_DISTANCE + 1):
-            edits = allowed_edits(min(n, length))
-            delta = n - length
-            if edits == 0 or abs(delta) > edits:
+    def _segment_candidates(self, query: str) -> set[int]:
+        """Every form within allowed_edits of the query, and some more."""
+        found: set[int] = set()
+        by_segment = self._by_segment
+        for length, needed, probes in _probe_plan(len(query)):
+            blocks = by_segment.get(length)
+            if blocks is None:
                 continue
-            spans = _segments(length)
-            # Each edit breaks at most one piece, so at least `needed` pieces are intact; an intact piece has
-            # moved by the edits before it (at most `edits`) and the length change minus the edits after it.
-            needed = len(spans) - edits
             if needed == 1:
-                last_piece = len(spans) - 1
-                for piece, (start, size) in enumerate(spans):
-                    block = self._by_segment.get((length, piece))
-                    if block is None:
-                        continue
-                    # Multi-match-aware window (Pass-Join): some piece i is intact with at most i edits before
-                    # it and at most last_piece - i after it.
-                    first = max(0, start - piece, start + delta - (last_piece - piece))
-                    last = min(n - size, start + piece, start + delta + (last_piece - piece))
-                    for at in range(first, last + 1):
+                for piece, size, positions in probes:
+                    block = blocks[piece]
+                    for at in positions:
                         ids = block.get(query[at : at + size])
                         if ids:
                             found.update(ids)
                 continue
-            seen: Counter[int] = Counter()
-            for piece, (start, size) in enumerate(spans):
-                block = self._by_segment.get((length, piece))
-                if block is None:
-                    continue
+            # at_least[k]: forms with at least k + 1 pieces found so far (set operations run in C).
+            at_least: list[set[int]] = [set() for _ in range(needed)]
+            for piece, size, positions in probes:
+                block = blocks[piece]
                 hits: set[int] = set()
-                for at in range(max(0, start - edits, start + delta - edits), min(n - size, start + edits,
-                                                                                   start + delta + edits) + 1):
+                for at in positions:
                     ids = block.get(query[at : at + size])
                     if ids:
                         hits.update(ids)
-                seen.update(hits)
-            found.update(form_id for form_id, count in seen.items() if count >= needed)
+                if hits:
+                    for k in range(needed - 1, 0, -1):
+                        at_least[k] |= at_least[k - 1] & hits
+                    at_least[0] |= hits
+            found |= at_least[-1]
+        return found
 
     def _word_candidates(self, query: str) -> set[int]:
         keys = {_word_key(word) for word in query.split() if len(word) >= 3}
-        postings = sorted(
-            (ids for ids in map(self._by_word_key.get, keys) if ids and len(ids) <= TOKEN_BLOCK_MAX_POSTINGS),
-            key=len,
-        )[:TOKEN_BLOCK_KEYS]
+        blocks = [(key, self._by_word_key.get(key)) for key in keys]
+        postings = [
+            ids
+            for _, _, ids in sorted(  # rarest first; the key breaks ties, whatever the hash seed
+                (len(ids), key, ids) for key, ids in blocks if ids is not None and len(ids) <= TOKEN_BLOCK_MAX_POSTINGS
+            )
+        ]
         if not postings:
             return set()
-        # Names sharing the most of the query's rarest word keys first; set intersections run in C.
-        tiers: list[frozenset[int]] = []
-        if len(postings) == 3:
-            tiers.append(postings[0] & postings[1] & postings[2])
-        if len(postings) >= 2:
-            tiers.append((postings[0] & postings[1]) | (postings[0] & postings[-1]) | (postings[1] & postings[-1]))
-        if len(postings[0]) <= RARE_WORD_POSTINGS:
-            tiers.append(postings[0])
+        # Forms sharing at least two of the query's three rarest word keys (set intersections run in C), then
+        # every form with the rarest key if it is rare enough.
+        rarest = postings[:TOKEN_BLOCK_KEYS]
         found: set[int] = set()
-        for tier in tiers:
-            if len(found) + len(tier) <= CANDIDATE_CAP:
-                found |= tier
-            else:
-                found.update(sorted(tier - found)[:CANDIDATE_CAP - len(found)])
-                break
+        for i, first in enumerate(rarest):
+            for second in rarest[i + 1 :]:
+                # `first` is the smaller: a frozenset intersects with any iterable, a tuple is made a set.
+                found |= (second if isinstance(second, frozenset) else set(second)).intersection(first)
+        if len(found) > CANDIDATE_CAP:
+            return set(sorted(found)[:CANDIDATE_CAP])
+        if len(rarest[0]) <= RARE_WORD_POSTINGS:
+            found.update(rarest[0])
         return found
 
-    def _candidates(self, query: str) -> tuple[set[int], set[int]]:
-        """(near, other): `near` holds every name within allowed_edits of the query (and maybe more)."""
-        near: set[int] = set()
-        exact = self._form_ids.get(query)
-        if exact is not None:
-            near.add(exact)
-        self._segment_candidates(query, near)
-        other = self._word_candidates(query)
-        other.update(self._by_sorted_words.get(_sorted_words(query), ()))
-        other.update(self._by_sound.get(phonetic_key(query), ()))
-        return near, other
+    def _word_rarity(self, word: str) -> tuple[int, int]:
+        """Sort key: words in fewer names first, longer words first (short words have no key)."""
+        ids = self._by_word_key.get(_word_key(word)) if len(word) >= 3 else None
+        return (len(ids) if ids is not None else (0 if len(word) >= 3 else len(self._forms)), -len(word))
 
     def screen(self, name: str, *, limit: int = 10, min_level: str = "MEDIUM") -> list[Match]:
         """The best matches for a name, best first, at most one per list entry; [] for an empty or unusable name."""
@@ -738,35 +833,57 @@ class ScreeningIndex:
         if not query or limit <= 0:
             return []
         floor = LEVEL_RANK[min_level]
-        if exhaustive:
-            near: set[int] | range = range(len(self._forms))
-            candidates: Iterable[int] = near
-        else:
-            near, other = self._candidates(query)
-            candidates = near | other
-        query_words = frozenset(query.split())
         same_words = frozenset(self._by_sorted_words.get(_sorted_words(query), ()))
         same_sound = frozenset(self._by_sound.get(phonetic_key(query), ()))
+        near: set[int] | _Everything
+        if exhaustive:
+            near, candidates = _Everything(), range(len(self._forms))
+        else:
+            near = self._segment_candidates(query)
+            exact = self._form_ids.get(query)
+            if exact is not None:
+                near.add(exact)
+            candidates = near | same_words | same_sound | self._word_candidates(query)
+        query_words = frozenset(query.split())
+        query_anchor = min(query_words, key=self._word_rarity)
         forms, owners, names = self._forms, self._owners, self._names
         best: dict[tuple[str, str], tuple[tuple, int, int, _Assessment]] = {}
         for form_id in candidates:
             form = forms[form_id]
-            assessment = _assess(query, form, query_words=query_words, same_words=form_id in same_words,
-                                 same_sound=form_id in same_sound, near=form_id in near, floor=floor)
+            assessment = _assess(
+                query,
+                form,
+                query_words,
+                query_anchor,
+                form_id in same_words,
+                form_id in same_sound,
+                form_id in near,
+                floor,
+            )
             if assessment is None:
                 continue
             rank = LEVEL_RANK[assessment.level]
             for position in owners[form_id]:
                 indexed = names[position]
-                order = (-rank, -assessment.score, assessment.distance if assessment.distance is not None else 99,
-                         indexed.list_code, indexed.entry_id, indexed.kind, indexed.name, form)
+                order = (
+                    -rank,
+                    -assessment.score,
+                    assessment.distance if assessment.distance is not None else 99,
+                    indexed.list_code,
+                    indexed.entry_id,
+                    _KIND_ORDER.get(indexed.kind, len(_KIND_ORDER)),
+                    indexed.name,
+                    form,
+                )
                 entry = (indexed.list_code, indexed.entry_id)
                 held = best.get(entry)
                 if held is None or order < held[0]:
                     best[entry] = (order, form_id, position, assessment)
         ranked = sorted(best.values(), key=lambda item: item[0])[:limit]
-        return [self._match(query, forms[form_id], names[position], assessment)
-                for _, form_id, position, assessment in ranked]
+        return [
+            self._match(query, forms[form_id], names[position], assessment)
+            for _, form_id, position, assessment in ranked
+        ]
 
     @staticmethod
     def _match(query: str, candidate: str, indexed: IndexedName, assessment: _Assessment) -> Match:
