@@ -60,9 +60,12 @@ PAYMENT = {
     "receiver_bic": "SBININBBXXX",
     "amount": "125000.50",
     "currency": "USD",
-    "debtor_name": "Acme Trading LLC",
+    # Each request names one of 5,000 debtors (__N__ is replaced per request), as a bank's traffic does: the
+    # screening's velocity check then reads one customer's recent payments, not the whole benchmark's.
+    "debtor_name": "Bench Customer __N__",
     "creditor_name": "Mumbai Textiles Pvt Ltd",
 }
+DEBTORS = 5000
 
 # --- wrk Lua --------------------------------------------------------------------------
 # Every thread counts its responses by class; done() sums the threads and prints one JSON
@@ -154,7 +157,7 @@ function request()
     ["Content-Type"] = "application/json",
     ["Accept"] = "application/json",
     ["Idempotency-Key"] = prefix .. counter,
-  }, body)
+  }, (body:gsub("__N__", tostring((counter * 7919 + tid) % 5000))))
 end
 """
 
