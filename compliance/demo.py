@@ -5,6 +5,7 @@ same `list_import` as real lists, so the demo exercises the real path.
 """
 
 import csv
+import tempfile
 from pathlib import Path
 
 from compliance.models import ScreeningList
@@ -46,9 +47,16 @@ def demo_lists_write(folder: Path) -> dict[str, list[Path]]:
     return {"ofac_csv": [sdn, alt], "pep_csv": [pep]}
 
 
-def demo_lists_load(folder: Path) -> int:
-    """Import the demo lists unless those lists already have a version; returns how many were imported."""
-    files = demo_lists_write(folder)
+def demo_lists_load() -> int:
+    """Import the demo lists unless those lists already have a version; returns how many were imported.
+
+    The files are written to a private temporary folder: they are only the way in, the database keeps the list.
+    """
+    with tempfile.TemporaryDirectory(prefix="deltran-demo-lists-") as folder:
+        return _demo_lists_import(demo_lists_write(Path(folder)))
+
+
+def _demo_lists_import(files: dict[str, list[Path]]) -> int:
     imported = 0
     for source, code, name in (
         ("ofac_csv", "demo_sanctions", "DelTran demo sanctions list (fictional)"),

@@ -27,6 +27,10 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "reference.view": EVERYONE,
     "compliance.view": frozenset({ADMIN, COMPLIANCE_OFFICER, AUDITOR}),
     "compliance.decide": frozenset({ADMIN, COMPLIANCE_OFFICER}),
+    "liquidity.view": EVERYONE,
+    "liquidity.operate": frozenset({ADMIN, OPERATOR}),
+    "settlement.view": EVERYONE,
+    "settlement.run": frozenset({ADMIN, OPERATOR}),
 }
 
 

@@ -7,6 +7,7 @@ DATABASE_URL / REDIS_URL set it runs on PostgreSQL and Redis.
 
 import os
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -150,10 +151,29 @@ FX_SIMULATION_INTERVAL_SECONDS = float(os.environ.get("FX_SIMULATION_INTERVAL_SE
 FX_HISTORY_RETENTION = timedelta(days=int(os.environ.get("FX_HISTORY_RETENTION_DAYS", 7)))
 FX_CACHE_SECONDS = float(os.environ.get("FX_CACHE_SECONDS", 1))
 
+# --- Settlement --------------------------------------------------------------------
+
+# How often beat runs a netting cycle (and re-examines payments waiting for liquidity).
+NETTING_CYCLE_SECONDS = float(os.environ.get("NETTING_CYCLE_SECONDS", 60))
+# At most this many obligations per cycle, oldest first; the rest wait for the next cycle.
+NETTING_CYCLE_MAX_OBLIGATIONS = int(os.environ.get("NETTING_CYCLE_MAX_OBLIGATIONS", 200_000))
+# A cycle still "running" after this long, and not locked by a live worker, is marked failed (abandoned).
+NETTING_CYCLE_STALE_SECONDS = float(os.environ.get("NETTING_CYCLE_STALE_SECONDS", 600))
+
+# --- Liquidity pool ---------------------------------------------------------------------
+
+# The spread a rebalance's FX trades cost, as a fraction of the amount sold (0.0005 is 5 basis points).
+POOL_FX_SPREAD = Decimal(os.environ.get("POOL_FX_SPREAD", "0.0005"))
+# How often beat rebalances the pools that have automatic rebalancing on.
+POOL_REBALANCE_SECONDS = float(os.environ.get("POOL_REBALANCE_SECONDS", 300))
+
 CELERY_BEAT_SCHEDULE = {
     "deltran.idempotency_prune": {"task": "deltran.idempotency_prune", "schedule": 3600.0},
     "fxrates.simulate_tick": {"task": "fxrates.simulate_tick", "schedule": FX_SIMULATION_INTERVAL_SECONDS},
     "fxrates.prune_history": {"task": "fxrates.prune_history", "schedule": 3600.0},
+    "liquidity.rebalance": {"task": "liquidity.rebalance", "schedule": POOL_REBALANCE_SECONDS},
+    "settlement.netting_cycle": {"task": "settlement.netting_cycle", "schedule": NETTING_CYCLE_SECONDS},
+    "payments.liquidity_release": {"task": "payments.liquidity_release", "schedule": NETTING_CYCLE_SECONDS},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -19,6 +19,7 @@ api_v1 = [
     path("", include("payments.api.urls")),
     path("", include("settlement.api.urls")),
     path("", include("fxrates.api.urls")),
+    path("", include("liquidity.api.urls")),
     path("", include("compliance.api.urls")),
 ]
 
@@ -31,6 +32,7 @@ urlpatterns = [
     path("compliance/", include("compliance.urls")),
     path("", include("settlement.urls")),
     path("", include("fxrates.urls")),
+    path("", include("liquidity.urls")),
 ]
 
 handler400 = json_or_page(400, "bad_request", "The request could not be understood.", defaults.bad_request)

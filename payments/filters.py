@@ -75,6 +75,7 @@ class PaymentFilter(django_filters.FilterSet):
     max_amount = django_filters.NumberFilter(field_name="amount", lookup_expr="lte", min_value=0, label="Max amount")
     reference = django_filters.CharFilter(method="filter_reference", max_length=64, label="Reference or id")
     clearing_window_violation = django_filters.BooleanFilter(label="Sent outside a clearing window")
+    awaiting_liquidity = django_filters.BooleanFilter(label="Waiting for liquidity")
 
     class Meta:
         model = Payment

@@ -51,6 +51,9 @@ class Payment(models.Model):
     remittance_info = models.CharField(max_length=140, blank=True)
     status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.INITIATED)
     status_reason = models.CharField(max_length=255, blank=True)
+    # Queued without settlement obligations: the payer's net debit for the business day would pass its daily
+    # liquidity limit. Released (obligations recorded) oldest first when its position allows.
+    awaiting_liquidity = models.BooleanField(default=False)
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.REST)
     idempotency_key = models.CharField(max_length=255, blank=True)
     risk_score = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -75,6 +78,13 @@ class Payment(models.Model):
             models.Index(fields=["debtor_name", "-created_at"], name="payment_debtor_created_idx"),
             # Serves equality everywhere and, on PostgreSQL, prefix search (LIKE 'ABC%').
             models.Index(fields=["payment_reference"], name="payment_reference_idx", opclasses=["varchar_pattern_ops"]),
+            # The liquidity queue, oldest first per payer. Partial: only the few waiting payments are in it, so
+            # intake pays nearly nothing for it.
+            models.Index(
+                fields=["sender_bank", "created_at"],
+                condition=models.Q(awaiting_liquidity=True),
+                name="payment_awaiting_created_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_positive"),

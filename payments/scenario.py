@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import time
 from decimal import Decimal as D
 
-from django.conf import settings
 from django.utils import timezone
 
 from compliance.demo import demo_lists_load
@@ -154,7 +153,7 @@ def scenario_load(*, with_users: bool = True) -> ScenarioReport:
     for country in sorted({spec["country"] for spec in BANKS}):
         for year in (this_year, this_year + 1):
             report.holidays_created += holidays_import(country=country, year=year)
-    report.lists_imported = demo_lists_load(settings.VAR_DIR / "demo-lists")
+    report.lists_imported = demo_lists_load()
     if with_users:
         for username, password, role in DEMO_USERS:
             _, created = user_ensure(username=username, password=password, role=role)

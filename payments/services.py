@@ -3,10 +3,11 @@
 The pipeline is the list PIPELINE below. Each stage takes the payment in memory
 and may move it along the transition table (payments/choices.py); when every
 stage has run, the payment, its timeline, its event and its audit entry are
-written in one transaction. Later stages (FX, screening, routing, liquidity)
-join the list in order.
+written in one transaction. The liquidity check needs row locks, so it is a
+persist-time stage (PERSIST_STAGES) inside that transaction.
 """
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,8 +31,23 @@ from fxrates.engines.fx import NoRate, UnknownCurrency, convert
 from fxrates.selectors import current_rate_table
 from payments.choices import Channel, PaymentStatus, can_transition
 from payments.models import Payment, PaymentTransition
+from settlement.choices import ObligationStatus
 from settlement.engines.calendar import NoOpening, is_open, joint_opening
+from settlement.models import NettingCycle, Obligation
 from settlement.selectors import ParticipantDirectory, participant_directory
+from settlement.services import (
+    ObligationDraft,
+    PositionBook,
+    bank_positions_lock,
+    bank_positions_save,
+    obligation_legs,
+    obligations_record,
+)
+
+# status_reason of a payment queued without obligations because its payer's limit does not allow it yet.
+AWAITING_LIQUIDITY = "awaiting_liquidity"
+# Ids per IN (...) list, under SQLite's host-parameter limit.
+_CHUNK = 2000
 
 
 @dataclass(frozen=True)
@@ -270,27 +286,39 @@ def stage_screen(run: PipelineRun) -> None:
         run.move(PaymentStatus.APPROVED, f"Risk score {risk.score} is below the review line.")
 
 
-def stage_route(run: PipelineRun) -> None:
-    """Both banks' clearing windows: out of window, a payment is accepted and scheduled for the next joint opening."""
-    payment = run.payment
-    banks = run.directory.banks
+def _joint_schedule(
+    directory: ParticipantDirectory, payment: Payment, now: datetime
+) -> tuple[datetime | None, list[str]]:
+    """When the payment can settle, with the BICs of the banks closed now: now if both banks' clearing windows are
+    open, else their next joint opening (None when none opens within the calendars' horizon)."""
+    banks = directory.banks
     sides = [
         (banks[payment.sender_bic], payment.currency_id),
         (banks[payment.receiver_bic], payment.settlement_currency_id),
     ]
     calendars = [(bank, bank.calendar(currency)) for bank, currency in sides]
-    closed = [bank.bic for bank, calendar in calendars if calendar is not None and not is_open(calendar, run.now)]
+    closed = [bank.bic for bank, calendar in calendars if calendar is not None and not is_open(calendar, now)]
     if not closed:
-        payment.scheduled_for = run.now
-        return
+        return now, []
     try:
-        payment.scheduled_for = joint_opening([c for _, c in calendars if c is not None], run.now)
+        return joint_opening([c for _, c in calendars if c is not None], now), closed
     except NoOpening:
+        return None, closed
+
+
+def stage_route(run: PipelineRun) -> None:
+    """Both banks' clearing windows: out of window, a payment is accepted and scheduled for the next joint opening."""
+    payment = run.payment
+    scheduled_for, closed = _joint_schedule(run.directory, payment, run.now)
+    if scheduled_for is None:
         run.error(
             "receiver_bic" if payment.receiver_bic in closed else "sender_bic",
             "no_clearing_window",
             f"No clearing window of {' and '.join(closed)} opens within the next 400 days.",
         )
+        return
+    payment.scheduled_for = scheduled_for
+    if not closed:
         return
     payment.clearing_window_violation = True
     run.notes.append(
@@ -311,11 +339,197 @@ PIPELINE: list[Stage] = [stage_validate, stage_fx, stage_screen, stage_route, st
 AFTER_REVIEW: list[Stage] = [stage_route, stage_queue]
 
 
-# --- Services ------------------------------------------------------------------
+# --- Persist-time stage: liquidity ------------------------------------------------------
+#
+# The stages above decide in memory. The liquidity check cannot: whether a payment fits its payer's daily
+# liquidity limit depends on every other payment approved concurrently, so it reads and updates the banks'
+# business-day positions under row locks, inside the transaction that records the payments and after their rows
+# are written (obligations refer to them). Such stages take the batch's runs and return the audit items of what
+# they changed besides those payments, recorded last with the rest.
+
+PersistStage = Callable[[list[PipelineRun]], list[AuditItem]]
 
 
 def _actor_label(actor) -> str:
     return actor.get_username() if getattr(actor, "is_authenticated", False) else "system"
+
+
+@dataclass
+class _Admission:
+    """What the liquidity check decided for a batch, with the positions it holds locked."""
+
+    book: PositionBook
+    now: datetime
+    # New payments that must wait, with the reason their timeline shows.
+    waiting: list[tuple[Payment, str]] = field(default_factory=list)
+    # Payments that were waiting and are released now, with the reason.
+    released: list[tuple[Payment, str]] = field(default_factory=list)
+    drafts: list[ObligationDraft] = field(default_factory=list)
+
+
+def _waiting_closure(bank_ids: set[int]) -> set[int]:
+    """The banks, and transitively the receivers of their payments waiting for liquidity: every position a release
+    set off by these banks may touch, so all of them are locked at once, in primary-key order."""
+    banks = set(bank_ids)
+    frontier = set(bank_ids)
+    while frontier:
+        receivers = set(
+            Payment.objects.filter(awaiting_liquidity=True, sender_bank_id__in=frontier)
+            .order_by()
+            .values_list("receiver_bank_id", flat=True)
+            .distinct()
+        )
+        frontier = receivers - banks
+        banks |= frontier
+    return banks
+
+
+def _liquidity_admit(*, new: list[Payment], bank_ids: set[int], now: datetime) -> _Admission:
+    """Lock the positions, then admit payments oldest first while any fits: first those waiting, then ``new``.
+
+    A payment fits when its payer's net debit for the business day, with it, stays within the daily limit; it then
+    owes its USD equivalent (payer's debit) and is owed it (payee's credit). A payment between two customers of
+    one bank always fits and leaves the position as it is. Each admission may make room for a
+    waiting payment of its payee, so the waiting ones are gone through again until a pass admits nothing. A
+    payment that does not fit yet does not hold back younger ones that do (first in, first out with bypass, as
+    RTGS queues do): one large payment cannot stop its bank's day.
+    """
+    directory = participant_directory()
+    banks = _waiting_closure(bank_ids | {p.sender_bank_id for p in new} | {p.receiver_bank_id for p in new})
+    book = bank_positions_lock(bank_ids=banks, now=now)
+    queue = [
+        payment
+        for payment in Payment.objects.select_for_update()
+        .filter(awaiting_liquidity=True, sender_bank_id__in=banks)
+        .order_by("created_at", "id")
+        # A payment that started waiting after the banks were gathered, to a bank not locked, waits for the next
+        # release of its payer.
+        if payment.receiver_bank_id in book
+    ]
+    admission = _Admission(book=book, now=now)
+    new_ids = {payment.pk for payment in new}
+    admitted_ids: set[uuid.UUID] = set()
+    reasons: dict[uuid.UUID, str] = {}
+    progress = True
+    while progress:
+        progress = False
+        for payment in [*queue, *new]:
+            if payment.pk in admitted_ids:
+                continue
+            payer = payment.sender_bank_id
+            # Between two customers of one bank the payment does not change the bank's net debit.
+            if payer != payment.receiver_bank_id:
+                if not book.fits(payer_bank_id=payer, amount_usd=payment.amount_usd):
+                    reasons[payment.pk] = f"{book.describe(payer, payment.amount_usd)}."
+                    continue
+                book.take(payer_bank_id=payer, payee_bank_id=payment.receiver_bank_id, amount_usd=payment.amount_usd)
+            admitted_ids.add(payment.pk)
+            progress = True
+            if payment.pk not in new_ids:
+                # Its clearing windows may have closed while it waited: schedule it for when both are open.
+                scheduled_for, closed = _joint_schedule(directory, payment, now)
+                note = ""
+                if scheduled_for is not None:
+                    payment.scheduled_for = scheduled_for
+                    if closed:
+                        note = f" Scheduled for {scheduled_for:%Y-%m-%d %H:%M} UTC ({' and '.join(closed)} closed)."
+                admission.released.append(
+                    (payment, f"Released from the liquidity queue: {book.describe(payer)}.{note}")
+                )
+            admission.drafts.extend(
+                obligation_legs(
+                    payment_id=payment.pk,
+                    payer_bic=payment.sender_bic,
+                    payer_bank_id=payer,
+                    payee_bic=payment.receiver_bic,
+                    payee_bank_id=payment.receiver_bank_id,
+                    currency=payment.currency_id,
+                    amount=payment.amount,
+                    settlement_currency=payment.settlement_currency_id,
+                    settlement_amount=payment.settlement_amount,
+                    amount_usd=payment.amount_usd,
+                    due_at=payment.scheduled_for,
+                    business_date=book.business_date(payer),
+                )
+            )
+    admission.waiting = [(payment, reasons[payment.pk]) for payment in new if payment.pk not in admitted_ids]
+    return admission
+
+
+def _admission_write(admission: _Admission) -> list[AuditItem]:
+    """Write the positions (and their limit alerts), the obligations, and the released payments with their timeline
+    and events; return the released payments' audit items."""
+    now = admission.now
+    bank_positions_save(book=admission.book, now=now)
+    obligations_record(drafts=admission.drafts, now=now)
+    if not admission.released:
+        return []
+    released = [payment for payment, _ in admission.released]
+    for payment in released:
+        payment.awaiting_liquidity = False
+        payment.status_reason = "Released from the liquidity queue; queued for the next netting cycle."
+        payment.updated_at = now
+    Payment.objects.bulk_update(released, ["awaiting_liquidity", "status_reason", "scheduled_for", "updated_at"])
+    PaymentTransition.objects.bulk_create(
+        [
+            PaymentTransition(
+                payment_id=payment.pk,
+                from_status=PaymentStatus.QUEUED,
+                to_status=PaymentStatus.QUEUED,
+                actor_id=None,
+                actor_label="system",
+                reason=reason[:255],
+                occurred_at=now,
+            )
+            for payment, reason in admission.released
+        ]
+    )
+    event_record_many(
+        events=[("payments", "payments.payment_update", payment_event_payload(payment)) for payment in released]
+    )
+    return [
+        AuditItem(
+            action="payment.liquidity_release",
+            object_type="payment",
+            object_id=str(payment.pk),
+            payload={"reason": reason, "business_date": admission.book.business_date(payment.sender_bank_id)},
+        )
+        for payment, reason in admission.released
+    ]
+
+
+def stage_liquidity(runs: list[PipelineRun]) -> list[AuditItem]:
+    """Approved payments owe their obligations now if the payer's limit allows, else they wait for liquidity.
+
+    A waiting payment is QUEUED with status_reason ``awaiting_liquidity`` and no obligations. Payments held for
+    compliance review are not here: they reach this stage when an officer approves them.
+    """
+    queued = [run for run in runs if run.payment.status == PaymentStatus.QUEUED]
+    if not queued:
+        return []
+    admission = _liquidity_admit(new=[run.payment for run in queued], bank_ids=set(), now=queued[0].now)
+    waiting = {payment.pk: reason for payment, reason in admission.waiting}
+    for run in queued:
+        reason = waiting.get(run.payment.pk)
+        if reason is None:
+            continue
+        from_status, to_status, _ = run.transitions[-1]
+        run.transitions[-1] = (
+            from_status,
+            to_status,
+            " ".join([*run.notes, f"Awaiting liquidity: {reason}"])[:255],
+        )
+        run.payment.awaiting_liquidity = True
+        run.payment.status_reason = AWAITING_LIQUIDITY
+    if waiting:
+        Payment.objects.filter(pk__in=list(waiting)).update(awaiting_liquidity=True, status_reason=AWAITING_LIQUIDITY)
+    return _admission_write(admission)
+
+
+PERSIST_STAGES: list[PersistStage] = [stage_liquidity]
+
+
+# --- Services ------------------------------------------------------------------
 
 
 def _run_pipeline(run: PipelineRun, stages: list[Stage] = PIPELINE) -> None:
@@ -340,14 +554,20 @@ def payment_event_payload(payment: Payment) -> dict:
         "currency": payment.currency_id,
         "sender_bic": payment.sender_bic,
         "receiver_bic": payment.receiver_bic,
+        "awaiting_liquidity": payment.awaiting_liquidity,
         "updated_at": payment.updated_at,
     }
 
 
 def _persist(runs: list[PipelineRun]) -> None:
-    """Write payments, timelines, events and audit entries of finished runs in the caller's transaction."""
+    """Write payments, timelines, events and audit entries of finished runs in the caller's transaction.
+
+    The persist-time stages run right after the payment rows are written; they may still change the runs'
+    payments and last transitions (the timeline is written after them) and hold their row locks until commit.
+    """
     payments = [run.payment for run in runs]
     Payment.objects.bulk_create(payments)
+    stage_audit = [item for stage in PERSIST_STAGES for item in stage(runs)]
     timeline = PaymentTransition.objects.bulk_create(
         [
             PaymentTransition(
@@ -401,10 +621,12 @@ def _persist(runs: list[PipelineRun]) -> None:
                     "currency": run.payment.currency_id,
                     "status": run.payment.status,
                     "channel": run.payment.channel,
+                    "awaiting_liquidity": run.payment.awaiting_liquidity,
                 },
             )
             for run in runs
-        ],
+        ]
+        + stage_audit,
         occurred_at=runs[0].now,
     )
 
@@ -463,6 +685,8 @@ def payment_review_decided(*, case: ReviewCase, decision: str, officer, reason: 
         run.move(PaymentStatus.REJECTED, f"Rejected by compliance officer {label}: {reason}"[:255])
     payment.updated_at = now
     payment.save()
+    # Approved: its obligations are recorded now (or it waits for liquidity), as at intake.
+    stage_audit = [item for stage in PERSIST_STAGES for item in stage([run])]
     PaymentTransition.objects.bulk_create(
         [
             PaymentTransition(
@@ -478,11 +702,194 @@ def payment_review_decided(*, case: ReviewCase, decision: str, officer, reason: 
         ]
     )
     event_record_many(events=[("payments", "payments.payment_update", payment_event_payload(payment))])
-    audit_record(
+    audit_record_many(
         actor=officer,
-        action=f"payment.review_{decision}",
-        object_type="payment",
-        object_id=payment.pk,
-        payload={"status": payment.status, "case": case.pk, "reason": reason},
+        items=[
+            AuditItem(
+                action=f"payment.review_{decision}",
+                object_type="payment",
+                object_id=str(payment.pk),
+                payload={
+                    "status": payment.status,
+                    "case": case.pk,
+                    "reason": reason,
+                    "awaiting_liquidity": payment.awaiting_liquidity,
+                },
+            ),
+            *stage_audit,
+        ],
+        occurred_at=now,
     )
     return payment
+
+
+class NotCancellable(InvalidTransition):
+    code = "not_cancellable"
+
+
+def payment_cancel(*, actor, payment_id, reason: str) -> Payment:
+    """An operator cancels a payment waiting for liquidity (QUEUED → CANCELLED); the reason is mandatory.
+
+    Only a waiting payment can be cancelled: it has no obligations and holds nothing of its payer's position. A
+    payment with obligations belongs to settlement and is refused.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(
+            "A cancellation needs a reason.",
+            fields={"reason": [{"code": "required", "message": "Give the reason for cancelling the payment."}]},
+        )
+    now = timezone.now()
+    label = _actor_label(actor)
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if payment.status != PaymentStatus.QUEUED or not payment.awaiting_liquidity:
+            raise NotCancellable(
+                f"Payment {payment.payment_reference} is {payment.status}"
+                f"{' with settlement obligations' if payment.status == PaymentStatus.QUEUED else ''}: "
+                "only a payment waiting for liquidity can be cancelled."
+            )
+        if not can_transition(payment.status, PaymentStatus.CANCELLED):
+            raise NotCancellable(f"A payment cannot go from {payment.status} to cancelled.")
+        why = f"Cancelled by {label} while awaiting liquidity: {reason}"[:255]
+        from_status = payment.status
+        payment.status = PaymentStatus.CANCELLED
+        payment.status_reason = why
+        payment.awaiting_liquidity = False
+        payment.updated_at = now
+        payment.save(update_fields=["status", "status_reason", "awaiting_liquidity", "updated_at"])
+        PaymentTransition.objects.create(
+            payment=payment,
+            from_status=from_status,
+            to_status=PaymentStatus.CANCELLED,
+            actor=actor if getattr(actor, "is_authenticated", False) else None,
+            actor_label=label,
+            reason=why,
+            occurred_at=now,
+        )
+        event_record_many(events=[("payments", "payments.payment_update", payment_event_payload(payment))])
+        audit_record(
+            actor=actor,
+            action="payment.cancel",
+            object_type="payment",
+            object_id=payment.pk,
+            payload={"reason": reason, "from_status": from_status, "awaiting_liquidity": True},
+        )
+    return payment
+
+
+def payments_liquidity_release(*, now: datetime | None = None) -> int:
+    """Release the waiting payments that fit their payers' positions now; the number released.
+
+    Incoming payments release waiting ones in their own transaction; this covers the rest: a bank's new business
+    day starts from a fresh position (settling a cycle does not lower the day's net debit), so beat runs this
+    (task payments.liquidity_release) to release what fits the new day without waiting for an incoming payment.
+    """
+    now = now or timezone.now()
+    senders = set(
+        Payment.objects.filter(awaiting_liquidity=True).order_by().values_list("sender_bank_id", flat=True).distinct()
+    )
+    if not senders:
+        return 0
+    with transaction.atomic():
+        admission = _liquidity_admit(new=[], bank_ids=senders, now=now)
+        items = _admission_write(admission)
+        audit_record_many(actor=None, items=items, occurred_at=now)
+    return len(admission.released)
+
+
+def payments_settle(*, cycle: NettingCycle, payment_ids: list[uuid.UUID]) -> int:
+    """A netting cycle settled these payments' obligations: QUEUED → SETTLING, and → SETTLED once all are settled.
+
+    Runs inside the cycle's settle transaction (settlement sends ``cycle_settled``): a payment in any other status
+    raises, and the whole cycle rolls back. A cross-currency payment whose other leg was deferred stays SETTLING
+    until a later cycle settles it. Returns how many payments became SETTLED.
+    """
+    now = timezone.now()
+    label = cycle.run_by
+    settled_count = 0
+    for start in range(0, len(payment_ids), _CHUNK):
+        chunk = payment_ids[start : start + _CHUNK]
+        payments = list(
+            Payment.objects.select_for_update()
+            .filter(pk__in=chunk)
+            .only(
+                "id",
+                "payment_reference",
+                "status",
+                "amount",
+                "currency",
+                "sender_bic",
+                "receiver_bic",
+                "awaiting_liquidity",
+                "updated_at",
+            )
+            .order_by("pk")
+        )
+        if len(payments) != len(chunk):
+            raise InvalidTransition(f"Netting cycle {cycle.pk} names payments that do not exist.")
+        # Read after the payments are locked: a concurrent cycle that settled another leg of one of them has
+        # committed by now, so its leg counts as settled.
+        unsettled = set(
+            Obligation.objects.filter(payment_id__in=chunk)
+            .exclude(status=ObligationStatus.SETTLED)
+            .order_by()
+            .values_list("payment_id", flat=True)
+            .distinct()
+        )
+        steps: list[tuple[Payment, str, str, str]] = []
+        settled, settling = [], []
+        for payment in payments:
+            if payment.status not in (PaymentStatus.QUEUED, PaymentStatus.SETTLING):
+                raise InvalidTransition(
+                    f"Payment {payment.pk} is {payment.status}; netting cycle {cycle.pk} cannot settle it."
+                )
+            if payment.status == PaymentStatus.QUEUED:
+                steps.append((payment, PaymentStatus.QUEUED, PaymentStatus.SETTLING, f"In netting cycle {cycle.pk}."))
+            if payment.pk in unsettled:
+                if payment.status == PaymentStatus.QUEUED:
+                    settling.append(payment)
+                continue
+            steps.append(
+                (payment, PaymentStatus.SETTLING, PaymentStatus.SETTLED, f"Settled in netting cycle {cycle.pk}.")
+            )
+            settled.append(payment)
+        for payment in settling:
+            payment.status = PaymentStatus.SETTLING
+            payment.status_reason = f"Part settled in netting cycle {cycle.pk}; the rest waits for a later cycle."
+        for payment in settled:
+            payment.status = PaymentStatus.SETTLED
+            payment.status_reason = f"Settled in netting cycle {cycle.pk}."
+            payment.settled_at = now
+        for payment in settling + settled:
+            payment.updated_at = now
+        if settling:
+            Payment.objects.filter(pk__in=[p.pk for p in settling]).update(
+                status=PaymentStatus.SETTLING, status_reason=settling[0].status_reason, updated_at=now
+            )
+        if settled:
+            Payment.objects.filter(pk__in=[p.pk for p in settled]).update(
+                status=PaymentStatus.SETTLED, status_reason=settled[0].status_reason, settled_at=now, updated_at=now
+            )
+        PaymentTransition.objects.bulk_create(
+            [
+                PaymentTransition(
+                    payment_id=payment.pk,
+                    from_status=from_status,
+                    to_status=to_status,
+                    actor_id=None,
+                    actor_label=label,
+                    reason=why,
+                    occurred_at=now,
+                )
+                for payment, from_status, to_status, why in steps
+            ]
+        )
+        event_record_many(
+            events=[
+                ("payments", "payments.payment_update", payment_event_payload(payment))
+                for payment in settling + settled
+            ]
+        )
+        settled_count += len(settled)
+    return settled_count

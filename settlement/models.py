@@ -1,4 +1,5 @@
-"""Participants of the network: banks, their settlement accounts and clearing windows."""
+"""Participants of the network (banks, settlement accounts, clearing windows), and what settles between them:
+obligations, business-day positions, netting cycles and their ledger postings."""
 
 from decimal import Decimal
 
@@ -6,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
-from settlement.choices import KycStatus, RiskRating
+from settlement.choices import CycleStatus, CycleTrigger, KycStatus, ObligationLeg, ObligationStatus, RiskRating
 from settlement.validators import validate_bic, validate_timezone, validate_weekdays
 
 country_validator = RegexValidator(r"^[A-Z]{2}$", "An ISO 3166 country code is two capital letters.")
@@ -145,3 +146,173 @@ class Holiday(models.Model):
     def clean(self) -> None:
         if bool(self.bank_id) == bool(self.country):
             raise ValidationError("A holiday belongs either to one bank or to a country, not both.")
+
+
+# --- Settlement ---------------------------------------------------------------------------
+
+
+class NettingCycle(models.Model):
+    """One netting run: the due obligations it took, their per-currency netting, and how it ended.
+
+    ``gross_usd`` and ``net_usd`` add up the currencies at the USD equivalents locked when the payments were
+    accepted (each currency's multilateral net valued at that currency's gross USD/amount ratio in the cycle), so
+    ``efficiency`` is ``settlement.engines.netting.netting_efficiency(gross_usd, net_usd)``: 1 - net / gross.
+    """
+
+    status = models.CharField(max_length=10, choices=CycleStatus.choices, default=CycleStatus.RUNNING)
+    trigger = models.CharField(max_length=10, choices=CycleTrigger.choices)
+    run_by = models.CharField(max_length=150, help_text="Username, or the scheduler/command that started it.")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Per currency, in code order: {currency, obligations, gross, bilateral_net, net, efficiency, gross_usd,
+    # net_usd}; amounts as decimal strings.
+    currencies = models.JSONField(default=list, blank=True)
+    payment_count = models.PositiveIntegerField(default=0)
+    obligation_count = models.PositiveIntegerField(default=0)
+    gross_usd = models.DecimalField(max_digits=28, decimal_places=2, default=Decimal(0))
+    net_usd = models.DecimalField(max_digits=28, decimal_places=2, default=Decimal(0))
+    efficiency = models.DecimalField(max_digits=5, decimal_places=4, default=Decimal(0))
+    # Banks left out of a currency because their settlement account would go below zero (or is missing):
+    # [{bic, currency, reason, balance, position, shortfall, obligations}]; their obligations went back to pending.
+    deferrals = models.JSONField(default=list, blank=True)
+    failure_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [
+            models.Index(fields=["-started_at", "-id"], name="cycle_started_idx"),
+            models.Index(fields=["status", "started_at"], name="cycle_status_started_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Netting cycle {self.pk} ({self.status})"
+
+
+class Obligation(models.Model):
+    """What one leg of an approved payment owes: payer to payee, in one currency, due at the clearing window.
+
+    A same-currency payment has one (``direct``); a cross-currency payment two, through the liquidity pool
+    (participant code ``POOL``): the payer pays the pool the payment amount, the pool pays the payee the
+    settlement amount. A same-currency payment between two customers of one bank is ``direct`` with the bank on
+    both sides: it moves nothing between settlement accounts, and its cycle settles it without netting it.
+    """
+
+    payment = models.ForeignKey("payments.Payment", on_delete=models.PROTECT, related_name="obligations")
+    leg = models.CharField(max_length=10, choices=ObligationLeg.choices)
+    payer_code = models.CharField(max_length=11, help_text="BIC, or POOL for the liquidity pool.")
+    payee_code = models.CharField(max_length=11, help_text="BIC, or POOL for the liquidity pool.")
+    payer_bank = models.ForeignKey(
+        Bank, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    payee_bank = models.ForeignKey(
+        Bank, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    currency = models.ForeignKey("fxrates.Currency", on_delete=models.PROTECT, related_name="+", db_index=False)
+    amount = models.DecimalField(max_digits=28, decimal_places=4)
+    amount_usd = models.DecimalField(max_digits=28, decimal_places=2)
+    business_date = models.DateField(help_text="The payer's local business day the payment was accepted on.")
+    due_at = models.DateTimeField(help_text="The payment's scheduled time: both banks' clearing windows open.")
+    status = models.CharField(max_length=10, choices=ObligationStatus.choices, default=ObligationStatus.PENDING)
+    cycle = models.ForeignKey(NettingCycle, null=True, blank=True, on_delete=models.PROTECT, related_name="obligations")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # The netting cycle's claim: pending and due, by currency, in id order. Partial, so it holds only
+            # the obligations still waiting, not the settled history.
+            models.Index(
+                fields=["currency", "due_at", "id"],
+                condition=models.Q(status=ObligationStatus.PENDING),
+                name="obligation_pending_due_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="obligation_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payer_code} → {self.payee_code} {self.amount} {self.currency_id} ({self.status})"
+
+
+class BankPosition(models.Model):
+    """A bank's running totals for one business day (its local date), in USD: what it owes and is owed.
+
+    Updated only under ``select_for_update`` (settlement.services.bank_positions_lock); the net debit
+    (debit - credit) may not pass the bank's daily liquidity limit. Settling a cycle does not change it.
+    """
+
+    bank = models.ForeignKey(Bank, on_delete=models.PROTECT, related_name="positions", db_index=False)
+    business_date = models.DateField()
+    debit_usd = models.DecimalField(max_digits=28, decimal_places=2, default=Decimal(0))
+    credit_usd = models.DecimalField(max_digits=28, decimal_places=2, default=Decimal(0))
+    # The highest utilisation threshold (0.80, 0.95) alerted this day, so each is alerted once.
+    alerted_threshold = models.DecimalField(max_digits=3, decimal_places=2, null=True, blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-business_date", "bank"]
+        constraints = [models.UniqueConstraint(fields=["bank", "business_date"], name="bank_position_bank_day_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.bank_id} {self.business_date}: net debit {self.net_debit_usd}"
+
+    @property
+    def net_debit_usd(self) -> Decimal:
+        return self.debit_usd - self.credit_usd
+
+
+class CyclePosition(models.Model):
+    """A participant's multilateral net position in one currency in a cycle (positive: receives)."""
+
+    cycle = models.ForeignKey(NettingCycle, on_delete=models.CASCADE, related_name="positions")
+    participant_code = models.CharField(max_length=11)
+    currency = models.ForeignKey("fxrates.Currency", on_delete=models.PROTECT, related_name="+", db_index=False)
+    position = models.DecimalField(max_digits=28, decimal_places=4)
+
+    class Meta:
+        ordering = ["cycle", "currency", "participant_code"]
+
+    def __str__(self) -> str:
+        return f"{self.participant_code} {self.position} {self.currency_id}"
+
+
+class SettlementInstruction(models.Model):
+    """A transfer that realises a cycle's net positions: payer pays payee amount."""
+
+    cycle = models.ForeignKey(NettingCycle, on_delete=models.CASCADE, related_name="instructions")
+    payer_code = models.CharField(max_length=11)
+    payee_code = models.CharField(max_length=11)
+    currency = models.ForeignKey("fxrates.Currency", on_delete=models.PROTECT, related_name="+", db_index=False)
+    amount = models.DecimalField(max_digits=28, decimal_places=4)
+
+    class Meta:
+        ordering = ["cycle", "currency", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.payer_code} → {self.payee_code} {self.amount} {self.currency_id}"
+
+
+class LedgerPosting(models.Model):
+    """One leg of a balanced double entry. Append-only: database triggers refuse UPDATE and DELETE.
+
+    ``account_code`` is a settlement account number, ``CLEARING:<ccy>`` (the clearing account that takes the other
+    leg of every entry) or ``POOL:<ccy>`` (the liquidity pool, which has no settlement account row).
+    """
+
+    cycle = models.ForeignKey(NettingCycle, on_delete=models.PROTECT, related_name="postings")
+    account_code = models.CharField(max_length=34)
+    settlement_account = models.ForeignKey(
+        SettlementAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="postings"
+    )
+    currency = models.ForeignKey("fxrates.Currency", on_delete=models.PROTECT, related_name="+", db_index=False)
+    amount = models.DecimalField(max_digits=28, decimal_places=4, help_text="Credit positive, debit negative.")
+    counter_account_code = models.CharField(max_length=34)
+    memo = models.CharField(max_length=140)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["cycle", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.account_code} {self.amount} {self.currency_id}"

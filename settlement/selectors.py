@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from deltran.money import amount_str, quantize_amount
 from fxrates.models import Currency
 from settlement.engines.calendar import (
     BankCalendar,
@@ -27,7 +28,17 @@ from settlement.engines.calendar import (
     next_opening,
     open_intervals,
 )
-from settlement.models import Bank, ClearingWindow, Holiday, SettlementAccount
+from settlement.models import (
+    Bank,
+    BankPosition,
+    ClearingWindow,
+    CyclePosition,
+    Holiday,
+    LedgerPosting,
+    NettingCycle,
+    SettlementAccount,
+    SettlementInstruction,
+)
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,8 @@ class CurrencyRef:
 class ParticipantDirectory:
     banks: dict[str, BankRef]
     currencies: dict[str, CurrencyRef]
+    # The same banks by primary key.
+    banks_by_id: dict[int, BankRef] = field(default_factory=dict)
 
 
 _cache: dict[str, tuple[float, ParticipantDirectory]] = {}
@@ -143,7 +156,9 @@ def participant_directory() -> ParticipantDirectory:
         c["code"]: CurrencyRef(code=c["code"], minor_units=c["minor_units"], is_active=c["is_active"])
         for c in Currency.objects.values("code", "minor_units", "is_active")
     }
-    directory = ParticipantDirectory(banks=banks, currencies=currencies)
+    directory = ParticipantDirectory(
+        banks=banks, currencies=currencies, banks_by_id={bank.id: bank for bank in banks.values()}
+    )
     _cache["directory"] = (now, directory)
     return directory
 
@@ -283,3 +298,54 @@ def calendar_overview(*, start: datetime, end: datetime, currency: str | None = 
                 closes_at = None
         rows.append(BankCalendarRow(bank=bank, calendar=calendar, days=days, closed_days=closed, closes_at=closes_at))
     return CalendarOverview(start=start, end=end, currency=currency, now=now, rows=rows)
+
+
+# --- Netting cycles and positions -----------------------------------------------------------
+
+
+def currency_amount(amount: Decimal, currency: str) -> Decimal:
+    """The amount quantised to its currency's minor units (a Decimal: CSV exports keep a sign as a number)."""
+    ref = participant_directory().currencies.get(currency)
+    return quantize_amount(amount, ref.minor_units) if ref else amount.normalize()
+
+
+def currency_amount_str(amount: Decimal, currency: str) -> str:
+    """The amount with exactly its currency's minor units, as the API shows it."""
+    ref = participant_directory().currencies.get(currency)
+    return amount_str(amount, ref.minor_units) if ref else format(amount.normalize(), "f")
+
+
+def netting_cycle_list() -> models.QuerySet[NettingCycle]:
+    """Newest first."""
+    return NettingCycle.objects.order_by("-started_at", "-id")
+
+
+def netting_cycle_detail(cycle_id: int) -> NettingCycle:
+    """A cycle with its positions, instructions and postings (three queries besides the cycle's)."""
+    return NettingCycle.objects.prefetch_related(
+        models.Prefetch("positions", queryset=CyclePosition.objects.order_by("currency_id", "participant_code")),
+        models.Prefetch("instructions", queryset=SettlementInstruction.objects.order_by("currency_id", "id")),
+        models.Prefetch("postings", queryset=LedgerPosting.objects.order_by("id")),
+    ).get(pk=cycle_id)
+
+
+def cycle_position_rows(cycle_id: int):
+    return (
+        CyclePosition.objects.filter(cycle_id=cycle_id)
+        .order_by("currency_id", "participant_code")
+        .values_list("participant_code", "currency_id", "position")
+    )
+
+
+def cycle_instruction_rows(cycle_id: int):
+    return (
+        SettlementInstruction.objects.filter(cycle_id=cycle_id)
+        .order_by("currency_id", "id")
+        .values_list("payer_code", "payee_code", "currency_id", "amount")
+    )
+
+
+def bank_position_today(bank: BankRef, *, now: datetime | None = None) -> BankPosition | None:
+    """The bank's position for its current business day (its local date), if it has one yet."""
+    day = (now or timezone.now()).astimezone(ZoneInfo(bank.timezone)).date()
+    return BankPosition.objects.filter(bank_id=bank.id, business_date=day).first()

@@ -1,13 +1,41 @@
-"""Writes of participant reference data."""
+"""Settlement writes: participant reference data; obligations and business-day positions; netting cycles."""
 
-from datetime import time
-from decimal import Decimal
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Context, Decimal, Inexact, localcontext
+from zoneinfo import ZoneInfo
 
 import holidays as holiday_calendars
+from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
 
-from deltran.errors import ValidationFailed
-from settlement.models import Bank, ClearingWindow, Holiday, SettlementAccount
+from deltran.audit import audit_record
+from deltran.errors import Conflict, ValidationFailed
+from deltran.events import event_record_many
+from deltran.money import quantize_amount
+from settlement.choices import POOL, CycleStatus, CycleTrigger, ObligationLeg, ObligationStatus, cycle_can_transition
+from settlement.engines import limits, netting
+from settlement.models import (
+    Bank,
+    BankPosition,
+    ClearingWindow,
+    CyclePosition,
+    Holiday,
+    LedgerPosting,
+    NettingCycle,
+    Obligation,
+    SettlementAccount,
+    SettlementInstruction,
+)
+from settlement.selectors import participant_directory
+from settlement.signals import cycle_settled
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -77,3 +105,633 @@ def holidays_import(*, country: str, year: int, source_name: str = "holidays") -
     ]
     Holiday.objects.bulk_create(created)
     return len(created)
+
+
+# --- Obligations and business-day positions -------------------------------------------------
+#
+# Called by the payment pipeline inside the transaction that approves a payment (payments/services.py,
+# stage_liquidity): lock the banks' positions, check the payer's limit, record the obligations.
+
+
+@dataclass(frozen=True)
+class ObligationDraft:
+    """One leg of an approved payment, before it is recorded."""
+
+    payment_id: uuid.UUID
+    leg: str
+    payer_code: str
+    payee_code: str
+    payer_bank_id: int | None
+    payee_bank_id: int | None
+    currency: str
+    amount: Decimal
+    amount_usd: Decimal
+    due_at: datetime
+    business_date: date
+
+
+def obligation_legs(
+    *,
+    payment_id: uuid.UUID,
+    payer_bic: str,
+    payer_bank_id: int,
+    payee_bic: str,
+    payee_bank_id: int,
+    currency: str,
+    amount: Decimal,
+    settlement_currency: str,
+    settlement_amount: Decimal,
+    amount_usd: Decimal,
+    due_at: datetime,
+    business_date: date,
+) -> list[ObligationDraft]:
+    """A same-currency payment owes directly; a cross-currency one pays the pool and the pool pays the payee.
+
+    Both pool legs carry the payment's USD equivalent locked at acceptance.
+    """
+    common = {"payment_id": payment_id, "amount_usd": amount_usd, "due_at": due_at, "business_date": business_date}
+    if settlement_currency == currency:
+        return [
+            ObligationDraft(
+                leg=ObligationLeg.DIRECT,
+                payer_code=payer_bic,
+                payee_code=payee_bic,
+                payer_bank_id=payer_bank_id,
+                payee_bank_id=payee_bank_id,
+                currency=currency,
+                amount=amount,
+                **common,
+            )
+        ]
+    return [
+        ObligationDraft(
+            leg=ObligationLeg.TO_POOL,
+            payer_code=payer_bic,
+            payee_code=POOL,
+            payer_bank_id=payer_bank_id,
+            payee_bank_id=None,
+            currency=currency,
+            amount=amount,
+            **common,
+        ),
+        ObligationDraft(
+            leg=ObligationLeg.FROM_POOL,
+            payer_code=POOL,
+            payee_code=payee_bic,
+            payer_bank_id=None,
+            payee_bank_id=payee_bank_id,
+            currency=settlement_currency,
+            amount=settlement_amount,
+            **common,
+        ),
+    ]
+
+
+def obligations_record(*, drafts: list[ObligationDraft], now: datetime) -> list[Obligation]:
+    """Insert obligations in the caller's transaction (the one that moved the payers' positions)."""
+    if not drafts:
+        return []
+    return Obligation.objects.bulk_create(
+        [
+            Obligation(
+                payment_id=d.payment_id,
+                leg=d.leg,
+                payer_code=d.payer_code,
+                payee_code=d.payee_code,
+                payer_bank_id=d.payer_bank_id,
+                payee_bank_id=d.payee_bank_id,
+                currency_id=d.currency,
+                amount=d.amount,
+                amount_usd=d.amount_usd,
+                business_date=d.business_date,
+                due_at=d.due_at,
+                status=ObligationStatus.PENDING,
+                created_at=now,
+            )
+            for d in drafts
+        ]
+    )
+
+
+def business_date(bank_timezone: str, instant: datetime) -> date:
+    """A bank's business day: its local calendar date at the instant."""
+    return instant.astimezone(ZoneInfo(bank_timezone)).date()
+
+
+class PositionBook:
+    """Some banks' positions for their current business day, locked until the caller's transaction ends.
+
+    The payment pipeline asks ``fits`` and records with ``take``; ``bank_positions_save`` writes the result.
+    """
+
+    def __init__(self, *, positions: dict[int, BankPosition], limits_usd: dict[int, Decimal], bics: dict[int, str]):
+        self.positions = positions
+        self.limits_usd = limits_usd
+        self.bics = bics
+        self.changed: set[int] = set()
+
+    def __contains__(self, bank_id: int) -> bool:
+        return bank_id in self.positions
+
+    def business_date(self, bank_id: int) -> date:
+        return self.positions[bank_id].business_date
+
+    def fits(self, *, payer_bank_id: int, amount_usd: Decimal) -> bool:
+        position = self.positions[payer_bank_id]
+        return limits.fits_limit(
+            debit=position.debit_usd,
+            credit=position.credit_usd,
+            amount=amount_usd,
+            limit=self.limits_usd[payer_bank_id],
+        )
+
+    def take(self, *, payer_bank_id: int, payee_bank_id: int, amount_usd: Decimal) -> None:
+        """The payer owes ``amount_usd`` more today, the payee is owed it."""
+        self.positions[payer_bank_id].debit_usd += amount_usd
+        self.positions[payee_bank_id].credit_usd += amount_usd
+        self.changed.update((payer_bank_id, payee_bank_id))
+
+    def describe(self, bank_id: int, extra_usd: Decimal = Decimal(0)) -> str:
+        """The bank's net debit (plus ``extra_usd``) against its limit, as the timeline explains it."""
+        position = self.positions[bank_id]
+        owed = limits.net_debit(position.debit_usd, position.credit_usd) + extra_usd
+        return (
+            f"{self.bics[bank_id]}'s net debit for {position.business_date} "
+            f"{'would be' if extra_usd else 'is'} {owed} USD of its {self.limits_usd[bank_id]} USD daily limit"
+        )
+
+
+def _position_keys(bank_ids: Iterable[int], now: datetime) -> dict[int, tuple[date, str, Decimal]]:
+    banks = participant_directory().banks_by_id
+    keys = {}
+    for bank_id in sorted(set(bank_ids)):
+        bank = banks[bank_id]
+        keys[bank_id] = (business_date(bank.timezone, now), bank.bic, bank.daily_liquidity_limit_usd)
+    return keys
+
+
+def bank_positions_lock(*, bank_ids: Iterable[int], now: datetime) -> PositionBook:
+    """The banks' positions for their business day at ``now``, created when missing, locked in primary-key order.
+
+    Missing rows are inserted before any row is locked, in bank order, so two transactions that both start a
+    bank's day cannot deadlock; then all rows are locked in one statement ordered by primary key.
+    """
+    keys = _position_keys(bank_ids, now)
+    if not keys:
+        return PositionBook(positions={}, limits_usd={}, bics={})
+    which = Q()
+    for bank_id, (day, _, _) in keys.items():
+        which |= Q(bank_id=bank_id, business_date=day)
+    existing = set(BankPosition.objects.filter(which).order_by().values_list("bank_id", flat=True))
+    missing = [bank_id for bank_id in keys if bank_id not in existing]
+    if missing:
+        BankPosition.objects.bulk_create(
+            [BankPosition(bank_id=bank_id, business_date=keys[bank_id][0], updated_at=now) for bank_id in missing],
+            ignore_conflicts=True,
+        )
+    rows = BankPosition.objects.select_for_update().filter(which).order_by("pk")
+    positions = {row.bank_id: row for row in rows}
+    return PositionBook(
+        positions=positions,
+        limits_usd={bank_id: limit for bank_id, (_, _, limit) in keys.items()},
+        bics={bank_id: bic for bank_id, (_, bic, _) in keys.items()},
+    )
+
+
+def bank_positions_save(*, book: PositionBook, now: datetime) -> list[dict]:
+    """Write the positions ``book`` changed, and an alert event for each limit threshold a bank reached today.
+
+    Returns the alerts' payloads. Each threshold (80 %, 95 %) is alerted once per bank and business day: the last
+    one alerted is kept on the position.
+    """
+    alerts = []
+    rows = []
+    for bank_id in sorted(book.changed):
+        position = book.positions[bank_id]
+        used = limits.utilisation(debit=position.debit_usd, credit=position.credit_usd, limit=book.limits_usd[bank_id])
+        for threshold in limits.alerts_due(used=used, alerted=position.alerted_threshold):
+            position.alerted_threshold = threshold
+            alerts.append(
+                {
+                    "bic": book.bics[bank_id],
+                    "business_date": position.business_date,
+                    "utilisation": used,
+                    "threshold": threshold,
+                    "net_debit_usd": position.net_debit_usd,
+                    "limit_usd": book.limits_usd[bank_id],
+                }
+            )
+        position.updated_at = now
+        rows.append(position)
+    if rows:
+        BankPosition.objects.bulk_update(rows, ["debit_usd", "credit_usd", "alerted_threshold", "updated_at"])
+    if alerts:
+        event_record_many(events=[("settlement", "settlement.limit_alert", alert) for alert in alerts])
+    return alerts
+
+
+# --- Netting cycles -------------------------------------------------------------------------
+
+
+class CycleNotRunning(Conflict):
+    code = "cycle_not_running"
+
+
+def pool_account(currency: str) -> str:
+    """The ledger account code of the liquidity pool in ``currency`` (the pool has no settlement account row)."""
+    return f"POOL:{currency}"
+
+
+# Exact sums and balances: never rounded silently (as in the netting engine).
+_EXACT = Context(prec=netting.SUM_PRECISION, traps=[Inexact])
+# Ids per IN (...) list, under SQLite's host-parameter limit.
+_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    payment_id: uuid.UUID
+    payer: str
+    payee: str
+    currency: str
+    amount: Decimal
+    amount_usd: Decimal
+
+
+def _run_by(actor, trigger: str) -> str:
+    if actor is not None and getattr(actor, "is_authenticated", False):
+        return actor.get_username()
+    return CycleTrigger(trigger).label
+
+
+def netting_cycle_run(*, trigger: str, actor=None, now: datetime | None = None) -> NettingCycle | None:
+    """Net and settle every pending obligation due at ``now``; None when nothing is due (no cycle is recorded).
+
+    1. The cycle row is written (running) in its own transaction.
+    2. One transaction claims the due obligations (``select_for_update(skip_locked=True)``, id order), marks them
+       in_cycle, nets them per currency with the pure engine, defers banks whose account would go below zero,
+       moves the settlement account balances by the positions, writes postings, instructions and positions,
+       marks the obligations settled, tells payments (``cycle_settled``), and writes the event and audit entry.
+    3. If that transaction fails nothing of it stays (the obligations are pending again); the cycle is marked
+       failed with the reason in a transaction of its own, and the next run takes the obligations again.
+    """
+    now = now or timezone.now()
+    _abandoned_cycles_fail(actor=actor)
+    if not Obligation.objects.filter(status=ObligationStatus.PENDING, due_at__lte=now).exists():
+        return None
+    cycle = NettingCycle(status=CycleStatus.RUNNING, trigger=trigger, run_by=_run_by(actor, trigger), started_at=now)
+    cycle.full_clean()
+    cycle.save()
+    try:
+        with transaction.atomic():
+            _cycle_settle(cycle_id=cycle.pk, actor=actor, now=now)
+    except Exception as exc:
+        logger.exception("Netting cycle %s failed", cycle.pk)
+        _cycle_fail(cycle_id=cycle.pk, actor=actor, reason=f"{type(exc).__name__}: {exc}"[:2000])
+    cycle.refresh_from_db()
+    return cycle
+
+
+def _abandoned_cycles_fail(*, actor) -> None:
+    """Mark failed the running cycles whose worker stopped (its transaction rolled back: nothing is claimed).
+
+    A cycle still settling holds its row lock, so skip_locked passes it by; the age limit covers the moment
+    between writing the cycle row and locking it (and SQLite, which has no row locks).
+    """
+    stale = timezone.now() - timedelta(seconds=settings.NETTING_CYCLE_STALE_SECONDS)
+    if not NettingCycle.objects.filter(status=CycleStatus.RUNNING, started_at__lt=stale).exists():
+        return
+    with transaction.atomic():
+        abandoned = list(
+            NettingCycle.objects.select_for_update(skip_locked=True)
+            .filter(status=CycleStatus.RUNNING, started_at__lt=stale)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    for cycle_id in abandoned:
+        _cycle_fail(cycle_id=cycle_id, actor=actor, reason="Abandoned: the worker stopped before the cycle settled.")
+
+
+def _claim(cycle: NettingCycle, now: datetime) -> list[_Claimed]:
+    due = (
+        Obligation.objects.select_for_update(skip_locked=True)
+        .filter(status=ObligationStatus.PENDING, due_at__lte=now)
+        .order_by("id")
+        .values("id")[: settings.NETTING_CYCLE_MAX_OBLIGATIONS]
+    )
+    Obligation.objects.filter(pk__in=due).update(status=ObligationStatus.IN_CYCLE, cycle=cycle)
+    rows = (
+        Obligation.objects.filter(cycle=cycle, status=ObligationStatus.IN_CYCLE)
+        .order_by("id")
+        .values_list("id", "payment_id", "payer_code", "payee_code", "currency_id", "amount", "amount_usd")
+    )
+    return [_Claimed(*row) for row in rows.iterator(chunk_size=_CHUNK)]
+
+
+def _shortfall_cover(*, cycle: NettingCycle, bic: str, currency: str, shortfall: Decimal) -> bool:
+    """Extension point for the liquidity follow-up: may the pool lend ``bic`` its ``shortfall`` in ``currency``?
+
+    Today it never does and the bank's obligations in the currency are deferred. A cover will be granted through a
+    signal the liquidity app answers (settlement does not import liquidity); it must then post the loan (pool to
+    bank) in this cycle, so the bank's balance plus its position is no longer below zero.
+    """
+    return False
+
+
+def _deferral(*, bic: str, currency: str, account, position: Decimal, obligations: int) -> dict:
+    if account is None:
+        return {
+            "bic": bic,
+            "currency": currency,
+            "reason": "no_settlement_account",
+            "message": f"{bic} holds no {currency} settlement account.",
+            "balance": None,
+            "position": _in_units(position, currency),
+            "shortfall": None,
+            "obligations": obligations,
+        }
+    shortfall = -(account.balance + position)
+    return {
+        "bic": bic,
+        "currency": currency,
+        "reason": "insufficient_balance",
+        "message": (
+            f"{bic}'s {currency} account {account.account_number} holds {_in_units(account.balance, currency)}; "
+            f"its net position {_in_units(position, currency)} would take it to {_in_units(-shortfall, currency)}."
+        ),
+        "balance": _in_units(account.balance, currency),
+        "position": _in_units(position, currency),
+        "shortfall": _in_units(shortfall, currency),
+        "obligations": obligations,
+    }
+
+
+def _net_currency(
+    cycle: NettingCycle, currency: str, claimed: list[_Claimed], accounts: dict[tuple[str, str], SettlementAccount]
+) -> tuple[netting.CurrencyNetting | None, list[_Claimed], list[dict]]:
+    """Net one currency; while a bank's account would go below zero, defer all its obligations and net again.
+
+    The bank deferred first is the one with no account, then the one with the largest shortfall (ties: smaller
+    BIC). Returns the netting (None when every obligation was deferred), the obligations it settles, and the
+    deferrals.
+    """
+    remaining = claimed
+    deferrals = []
+    while remaining:
+        result = netting.net_rows((str(o.id), o.payer, o.payee, o.currency, o.amount) for o in remaining)[currency]
+        worst = None
+        for code, position in result.positions.items():
+            if code == POOL or not position:
+                continue
+            account = accounts.get((code, currency))
+            if account is None:
+                rank = (1, Decimal(0))
+            else:
+                shortfall = -(account.balance + position)
+                if shortfall <= 0:
+                    continue
+                rank = (0, shortfall)
+            # No account first, then the largest shortfall; positions are ordered by code, so a tie keeps the
+            # smaller code.
+            if worst is None or rank > worst[0]:
+                worst = (rank, code, account, position)
+        if worst is None:
+            return result, remaining, deferrals
+        (no_account, shortfall), code, account, position = worst
+        if not no_account and _shortfall_cover(cycle=cycle, bic=code, currency=currency, shortfall=shortfall):
+            return result, remaining, deferrals
+        kept = [o for o in remaining if code not in (o.payer, o.payee)]
+        deferrals.append(
+            _deferral(
+                bic=code,
+                currency=currency,
+                account=account,
+                position=position,
+                obligations=len(remaining) - len(kept),
+            )
+        )
+        remaining = kept
+    return None, [], deferrals
+
+
+def _cycle_settle(*, cycle_id: int, actor, now: datetime) -> None:
+    cycle = NettingCycle.objects.select_for_update().get(pk=cycle_id)
+    if cycle.status != CycleStatus.RUNNING:
+        raise CycleNotRunning(f"Netting cycle {cycle.pk} is {cycle.status}, not running.")
+    claimed = _claim(cycle, now)
+
+    by_currency: dict[str, list[_Claimed]] = {}
+    # A bank paying itself (two customers of one bank, one currency) moves no money: settled without netting.
+    on_us = [o for o in claimed if o.payer == o.payee]
+    for obligation in claimed:
+        if obligation.payer != obligation.payee:
+            by_currency.setdefault(obligation.currency, []).append(obligation)
+    bank_codes = sorted({code for o in claimed for code in (o.payer, o.payee) if code != POOL})
+    # Every account the cycle may move, locked in primary-key order.
+    accounts = {
+        (account.bank.bic, account.currency_id): account
+        for account in SettlementAccount.objects.select_for_update(of=("self",))
+        .select_related("bank")
+        .filter(bank__bic__in=bank_codes, currency_id__in=sorted(by_currency))
+        .order_by("pk")
+    }
+
+    results: dict[str, netting.CurrencyNetting] = {}
+    settled: list[_Claimed] = list(on_us)
+    deferrals: list[dict] = []
+    for currency in sorted(by_currency):
+        result, kept, deferred = _net_currency(cycle, currency, by_currency[currency], accounts)
+        deferrals.extend(deferred)
+        if result is not None:
+            results[currency] = result
+            settled.extend(kept)
+    for deferral in deferrals:
+        bic = deferral["bic"]
+        Obligation.objects.filter(
+            Q(payer_code=bic) | Q(payee_code=bic),
+            cycle=cycle,
+            status=ObligationStatus.IN_CYCLE,
+            currency_id=deferral["currency"],
+        ).exclude(payer_code=F("payee_code")).update(status=ObligationStatus.PENDING, cycle=None)
+
+    postings, instructions, positions, moved = [], [], [], {}
+    for currency, result in results.items():
+        codes = {
+            code: pool_account(currency) if code == POOL else accounts[(code, currency)].account_number
+            for code in result.positions
+        }
+        entries = netting.postings(result, settlement_accounts=codes)
+        with localcontext(_EXACT):
+            if sum((entry.amount for entry in entries), Decimal(0)) != 0:
+                raise AssertionError(f"The {currency} postings of cycle {cycle.pk} do not balance.")
+            for code, position in result.positions.items():
+                if code == POOL or not position:
+                    continue
+                account = accounts[(code, currency)]
+                account.balance += position
+                if account.balance < 0:
+                    raise AssertionError(f"Cycle {cycle.pk} would take {account.account_number} below zero.")
+                account.updated_at = now
+                moved[account.pk] = account
+        by_number = {account.account_number: account.pk for account in accounts.values()}
+        postings.extend(
+            LedgerPosting(
+                cycle=cycle,
+                account_code=entry.account,
+                settlement_account_id=by_number.get(entry.account),
+                currency_id=currency,
+                amount=entry.amount,
+                counter_account_code=entry.counterparty,
+                memo=entry.memo[:140],
+                created_at=now,
+            )
+            for entry in entries
+        )
+        instructions.extend(
+            SettlementInstruction(
+                cycle=cycle, payer_code=t.payer, payee_code=t.payee, currency_id=currency, amount=t.amount
+            )
+            for t in result.transfers
+        )
+        positions.extend(
+            CyclePosition(cycle=cycle, participant_code=code, currency_id=currency, position=position)
+            for code, position in result.positions.items()
+        )
+    SettlementAccount.objects.bulk_update([moved[pk] for pk in sorted(moved)], ["balance", "updated_at"])
+    LedgerPosting.objects.bulk_create(postings, batch_size=_CHUNK)
+    SettlementInstruction.objects.bulk_create(instructions, batch_size=_CHUNK)
+    CyclePosition.objects.bulk_create(positions, batch_size=_CHUNK)
+    marked = Obligation.objects.filter(cycle=cycle, status=ObligationStatus.IN_CYCLE).update(
+        status=ObligationStatus.SETTLED
+    )
+    if marked != len(settled):
+        raise AssertionError(f"Cycle {cycle.pk} settled {len(settled)} obligations but marked {marked}.")
+
+    payment_ids = sorted({o.payment_id for o in settled})
+    _cycle_figures(cycle, results, settled)
+    cycle.payment_count = len(payment_ids)
+    cycle.obligation_count = len(settled)
+    cycle.deferrals = _jsonable(deferrals)
+    _cycle_move(cycle, CycleStatus.SETTLED)
+    cycle.finished_at = timezone.now()
+    cycle.save()
+    # Payments move QUEUED → SETTLING → SETTLED in this same transaction (payments subscribes).
+    cycle_settled.send(sender=NettingCycle, cycle=cycle, payment_ids=payment_ids)
+    summary = netting_cycle_summary(cycle)
+    event_record_many(events=[("settlement", "settlement.netting_cycle", summary)])
+    audit_record(
+        actor=actor, action="settlement.netting_cycle", object_type="netting_cycle", object_id=cycle.pk, payload=summary
+    )
+
+
+def _in_units(amount: Decimal | None, currency: str) -> Decimal | None:
+    """An amount to its currency's minor units, as the cycle's JSON columns show it (stored amounts have 4 places)."""
+    if amount is None:
+        return None
+    ref = participant_directory().currencies.get(currency)
+    return quantize_amount(amount, ref.minor_units) if ref else amount
+
+
+def _jsonable(value):
+    """Decimals as plain strings, for the cycle's JSON columns."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+def _cycle_figures(cycle: NettingCycle, results: dict[str, netting.CurrencyNetting], settled: list[_Claimed]) -> None:
+    """Per-currency figures, and the cycle's gross, net and efficiency in USD.
+
+    Each currency is valued at the USD equivalents its obligations were accepted at: gross_usd adds them up, and
+    net_usd is the multilateral net times that currency's gross_usd / gross, rounded once to cents.
+    """
+    gross_usd_by_currency: dict[str, Decimal] = {}
+    with localcontext(_EXACT):
+        for obligation in settled:
+            if obligation.payer == obligation.payee:
+                continue
+            gross_usd_by_currency[obligation.currency] = (
+                gross_usd_by_currency.get(obligation.currency, Decimal(0)) + obligation.amount_usd
+            )
+    figures = []
+    gross_usd = net_usd = Decimal(0)
+    for currency, result in results.items():
+        currency_gross_usd = gross_usd_by_currency[currency]
+        currency_net_usd = (
+            quantize_amount(result.multilateral_net * currency_gross_usd / result.gross, 2)
+            if result.gross
+            else Decimal(0)
+        )
+        gross_usd += currency_gross_usd
+        net_usd += currency_net_usd
+        figures.append(
+            {
+                "currency": currency,
+                "obligations": len(result.obligation_ids),
+                "gross": _in_units(result.gross, currency),
+                "bilateral_net": _in_units(result.bilateral_net, currency),
+                "net": _in_units(result.multilateral_net, currency),
+                "efficiency": result.efficiency,
+                "gross_usd": currency_gross_usd,
+                "net_usd": currency_net_usd,
+            }
+        )
+    cycle.currencies = _jsonable(figures)
+    cycle.gross_usd = gross_usd
+    cycle.net_usd = net_usd
+    cycle.efficiency = netting.netting_efficiency(gross_usd, net_usd)
+
+
+def _cycle_move(cycle: NettingCycle, to_status: str) -> None:
+    if not cycle_can_transition(cycle.status, to_status):
+        raise CycleNotRunning(f"Netting cycle {cycle.pk} cannot go from {cycle.status} to {to_status}.")
+    cycle.status = to_status
+
+
+def _cycle_fail(*, cycle_id: int, actor, reason: str) -> None:
+    with transaction.atomic():
+        cycle = NettingCycle.objects.select_for_update().get(pk=cycle_id)
+        if cycle.status != CycleStatus.RUNNING:
+            return
+        # The failed settle transaction rolled back, so nothing is claimed by this cycle; this only makes sure.
+        Obligation.objects.filter(cycle=cycle, status=ObligationStatus.IN_CYCLE).update(
+            status=ObligationStatus.PENDING, cycle=None
+        )
+        _cycle_move(cycle, CycleStatus.FAILED)
+        cycle.failure_reason = reason
+        cycle.finished_at = timezone.now()
+        cycle.save(update_fields=["status", "failure_reason", "finished_at"])
+        summary = netting_cycle_summary(cycle)
+        event_record_many(events=[("settlement", "settlement.netting_cycle", summary)])
+        audit_record(
+            actor=actor,
+            action="settlement.netting_cycle_fail",
+            object_type="netting_cycle",
+            object_id=cycle.pk,
+            payload=summary,
+        )
+
+
+def netting_cycle_summary(cycle: NettingCycle) -> dict:
+    """The cycle as its event and audit entry carry it."""
+    return {
+        "id": cycle.pk,
+        "status": cycle.status,
+        "trigger": cycle.trigger,
+        "run_by": cycle.run_by,
+        "started_at": cycle.started_at,
+        "finished_at": cycle.finished_at,
+        "payment_count": cycle.payment_count,
+        "obligation_count": cycle.obligation_count,
+        "gross_usd": cycle.gross_usd,
+        "net_usd": cycle.net_usd,
+        "efficiency": cycle.efficiency,
+        "currencies": cycle.currencies,
+        "deferrals": cycle.deferrals,
+        "failure_reason": cycle.failure_reason,
+    }

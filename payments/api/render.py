@@ -88,6 +88,7 @@ def payment_detail_body(payment: Payment, *, timeline, screening) -> dict:
             "creditor_account": payment.creditor_account,
             "remittance_info": payment.remittance_info,
             "status_reason": payment.status_reason,
+            "awaiting_liquidity": payment.awaiting_liquidity,
             "risk_score": payment.risk_score,
             "swift_message_type": payment.channel,
             "idempotency_key": payment.idempotency_key,

@@ -198,6 +198,7 @@ class PaymentDetailSerializer(PaymentListItemSerializer):
             "creditor_account",
             "remittance_info",
             "status_reason",
+            "awaiting_liquidity",
             "risk_score",
             "swift_message_type",
             "idempotency_key",

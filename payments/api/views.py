@@ -4,7 +4,7 @@ from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,7 +31,7 @@ from payments.selectors import (
     payment_screening,
     payment_timeline,
 )
-from payments.services import payment_initiate
+from payments.services import payment_cancel, payment_initiate
 from settlement.selectors import participant_directory
 from settlement.validators import normalise_bic
 
@@ -127,6 +127,35 @@ class PaymentDetailView(APIView):
             payment = payment_detail(payment_id)
         except Payment.DoesNotExist as exc:
             raise Http404 from exc
+        return Response(
+            payment_detail_body(payment, timeline=payment_timeline(payment), screening=payment_screening(payment))
+        )
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, trim_whitespace=True)
+
+
+class PaymentCancelView(APIView):
+    capability = "payments.initiate"
+    permission_classes = [HasRole]
+
+    @extend_schema(
+        request=CancelSerializer,
+        responses={
+            200: PaymentDetailSerializer,
+            404: OpenApiResponse(description="not_found"),
+            409: OpenApiResponse(description="not_cancellable: only a payment waiting for liquidity"),
+            **ERROR_RESPONSES,
+        },
+        summary="Cancel a payment waiting for liquidity (reason required)",
+    )
+    def post(self, request, payment_id):
+        data = CancelSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if not Payment.objects.filter(pk=payment_id).exists():
+            raise Http404
+        payment = payment_cancel(actor=request.user, payment_id=payment_id, reason=data.validated_data["reason"])
         return Response(
             payment_detail_body(payment, timeline=payment_timeline(payment), screening=payment_screening(payment))
         )

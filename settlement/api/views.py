@@ -1,19 +1,40 @@
-"""Participant API: a bank's clearing calendar (open intervals in UTC, with local times and holidays)."""
+"""Participant and settlement API: a bank's clearing calendar; netting cycles (run, list, detail, CSV exports)."""
 
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.http import Http404
 from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
 from rest_framework.exceptions import ValidationError
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from deltran.api import parse_instant
+from deltran.api import PageParams, parse_instant
+from deltran.export import streaming_csv_response
 from deltran.roles import HasRole
-from settlement.selectors import bank_by_bic, bank_calendar_days
+from settlement.api.serializers import (
+    NettingCycleDetailSerializer,
+    NettingCycleListResponseSerializer,
+    NettingCycleSerializer,
+)
+from settlement.choices import CycleTrigger
+from settlement.filters import NettingCycleFilter
+from settlement.models import NettingCycle
+from settlement.selectors import (
+    bank_by_bic,
+    bank_calendar_days,
+    currency_amount,
+    cycle_instruction_rows,
+    cycle_position_rows,
+    netting_cycle_detail,
+    netting_cycle_list,
+)
+from settlement.services import netting_cycle_run
 from settlement.validators import normalise_bic
 
 MAX_CALENDAR_DAYS = 92
@@ -69,4 +90,109 @@ class BankCalendarView(APIView):
                 ],
                 "holidays": [{"date": day, "name": name} for day, name in days.holidays],
             }
+        )
+
+
+def _cycle_or_404(cycle_id: int) -> NettingCycle:
+    try:
+        return netting_cycle_detail(cycle_id)
+    except NettingCycle.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+class NettingCycleRunView(APIView):
+    capability = "settlement.run"
+    permission_classes = [HasRole]
+
+    @extend_schema(
+        request=None,
+        responses={
+            201: NettingCycleDetailSerializer,
+            204: OpenApiResponse(description="Nothing is due: no cycle was run"),
+        },
+        summary="Run a netting cycle now (a failed cycle is returned with status failed and its reason)",
+    )
+    def post(self, request):
+        cycle = netting_cycle_run(trigger=CycleTrigger.OPERATOR, actor=request.user)
+        if cycle is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(NettingCycleDetailSerializer(_cycle_or_404(cycle.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class NettingCycleListView(GenericAPIView):
+    capability = "settlement.view"
+    permission_classes = [HasRole]
+    filterset_class = NettingCycleFilter
+    filter_backends = [DjangoFilterBackend]
+
+    def get_queryset(self):
+        return netting_cycle_list()
+
+    @extend_schema(
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("limit", int)],
+        responses=NettingCycleListResponseSerializer,
+        summary="Netting cycles, newest first",
+        operation_id="netting_cycles_list",
+    )
+    def get(self, request):
+        pages = PageParams(request.query_params)
+        queryset = self.filter_queryset(self.get_queryset())
+        rows = queryset[pages.offset : pages.offset + pages.limit]
+        return Response(
+            {
+                "cycles": NettingCycleSerializer(rows, many=True).data,
+                "total": queryset.count(),
+                "page": pages.page,
+                "limit": pages.limit,
+            }
+        )
+
+
+class NettingCycleDetailView(APIView):
+    capability = "settlement.view"
+    permission_classes = [HasRole]
+
+    @extend_schema(responses=NettingCycleDetailSerializer, summary="A netting cycle: positions, instructions, postings")
+    def get(self, request, cycle_id: int):
+        return Response(NettingCycleDetailSerializer(_cycle_or_404(cycle_id)).data)
+
+
+def _exists_or_404(cycle_id: int) -> None:
+    if not NettingCycle.objects.filter(pk=cycle_id).exists():
+        raise Http404
+
+
+class NettingCyclePositionsExportView(APIView):
+    capability = "settlement.view"
+    permission_classes = [HasRole]
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR}, summary="A cycle's net positions as CSV")
+    def get(self, request, cycle_id: int):
+        _exists_or_404(cycle_id)
+        rows = (
+            (cycle_id, code, currency, currency_amount(position, currency))
+            for code, currency, position in cycle_position_rows(cycle_id).iterator(chunk_size=2000)
+        )
+        return streaming_csv_response(
+            filename=f"netting-cycle-{cycle_id}-positions.csv",
+            header=["Cycle", "Participant", "Currency", "Net Position"],
+            rows=rows,
+        )
+
+
+class NettingCycleInstructionsExportView(APIView):
+    capability = "settlement.view"
+    permission_classes = [HasRole]
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR}, summary="A cycle's settlement instructions as CSV")
+    def get(self, request, cycle_id: int):
+        _exists_or_404(cycle_id)
+        rows = (
+            (cycle_id, payer, payee, currency, currency_amount(amount, currency))
+            for payer, payee, currency, amount in cycle_instruction_rows(cycle_id).iterator(chunk_size=2000)
+        )
+        return streaming_csv_response(
+            filename=f"netting-cycle-{cycle_id}-instructions.csv",
+            header=["Cycle", "Payer", "Payee", "Currency", "Amount"],
+            rows=rows,
         )

@@ -20,8 +20,14 @@ import pytest
 from django.db import connection
 
 from deltran.models import AuditEntry
+from liquidity.models import PoolMovement
 
 append_only = importlib.import_module("deltran.migrations.0002_audit_append_only")
+# Append-only tables (UPDATE and DELETE refused by triggers) and the migrations that hold their triggers.
+APPEND_ONLY = [
+    (append_only, AuditEntry),
+    (importlib.import_module("liquidity.migrations.0002_pool_movements_rebalances"), PoolMovement),
+]
 
 CHROMIUM = Path(os.environ.get("DELTRAN_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -53,19 +59,20 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True)
 def _audit_log_cleared_after(transactional_db):
     """The live server needs real commits, so the database is flushed after each test; on SQLite the flush
-    runs DELETE, which the audit log's append-only trigger refuses (PostgreSQL flushes with TRUNCATE, which row
-    triggers do not see). Empty the audit log first with the triggers off, as a DBA would."""
+    runs DELETE, which the append-only triggers (audit log, pool movements) refuse (PostgreSQL flushes with
+    TRUNCATE, which row triggers do not see). Empty those tables first with their triggers off, as a DBA would."""
     yield
     if connection.vendor != "sqlite":
         return
     with connection.cursor() as cursor:
-        for statement in append_only.SQLITE_DOWN:
-            cursor.execute(statement)
-        try:
-            AuditEntry.objects.all().delete()
-        finally:
-            for statement in append_only.SQLITE_UP:
+        for migration, model in APPEND_ONLY:
+            for statement in migration.SQLITE_DOWN:
                 cursor.execute(statement)
+            try:
+                model.objects.all().delete()
+            finally:
+                for statement in migration.SQLITE_UP:
+                    cursor.execute(statement)
 
 
 @pytest.fixture(scope="package")
