@@ -81,6 +81,13 @@ class PageParams:
         return (self.page - 1) * self.limit
 
 
+def paged_body(query, queryset, *, key: str, render) -> dict:
+    """The shape every API list shares, {key: [...], total, page, limit}; `render` turns a page of rows into dicts."""
+    pages = PageParams(query)
+    rows = queryset[pages.offset : pages.offset + pages.limit]
+    return {key: render(rows), "total": queryset.count(), "page": pages.page, "limit": pages.limit}
+
+
 def parse_instant(raw: str | None, name: str, default: datetime) -> datetime:
     """A query parameter as an aware instant: an ISO 8601 date (its midnight UTC) or date-time (naive means UTC)."""
     if not raw:

@@ -13,7 +13,7 @@ from compliance.filters import CaseFilter, DecisionFilter
 from compliance.models import CaseDecision, ReviewCase, ScreeningMatch
 from compliance.selectors import case_queue
 from compliance.services import case_assign, case_decide, case_take_next, cases_decide_bulk, whitelist_add
-from deltran.api import PageParams
+from deltran.api import paged_body
 from deltran.export import streaming_csv_response
 from deltran.roles import HasRole
 
@@ -140,17 +140,9 @@ class CaseListView(GenericAPIView):
         summary="The review queue",
     )
     def get(self, request):
-        pages = PageParams(request.query_params)
         queryset = self.filter_queryset(self.get_queryset())
-        rows = queryset[pages.offset : pages.offset + pages.limit]
-        return Response(
-            {
-                "cases": CaseSerializer(rows, many=True).data,
-                "total": queryset.count(),
-                "page": pages.page,
-                "limit": pages.limit,
-            }
-        )
+        render = lambda rows: CaseSerializer(rows, many=True).data  # noqa: E731
+        return Response(paged_body(request.query_params, queryset, key="cases", render=render))
 
 
 class CaseDetailView(APIView):

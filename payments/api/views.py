@@ -9,16 +9,15 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from deltran.api import PageParams
+from deltran.api import paged_body
 from deltran.export import streaming_csv_response
 from deltran.idempotency import idempotent_call, request_fingerprint
 from deltran.roles import HasRole
 from payments.api.intake import parse_instruction
-from payments.api.render import payment_detail_body
+from payments.api.render import payment_detail_body, payment_list_item
 from payments.api.serializers import (
     PaymentDetailSerializer,
     PaymentInitiateSerializer,
-    PaymentListItemSerializer,
     PaymentListResponseSerializer,
 )
 from payments.filters import PaymentFilter
@@ -104,17 +103,10 @@ class PaymentListView(FilteredPaymentsView):
         summary="List payments (filtered, newest first)",
     )
     def get(self, request):
-        pages = PageParams(request.query_params)
         queryset = self.filter_queryset(self.get_queryset())
-        rows = queryset[pages.offset : pages.offset + pages.limit]
-        return Response(
-            {
-                "payments": PaymentListItemSerializer(rows, many=True).data,
-                "total": queryset.count(),
-                "page": pages.page,
-                "limit": pages.limit,
-            }
-        )
+        banks = participant_directory().banks
+        render = lambda rows: [payment_list_item(payment, banks) for payment in rows]  # noqa: E731
+        return Response(paged_body(request.query_params, queryset, key="payments", render=render))
 
 
 class PaymentDetailView(APIView):

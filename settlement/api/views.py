@@ -14,7 +14,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from deltran.api import PageParams, parse_instant
+from deltran.api import paged_body, parse_instant
 from deltran.export import streaming_csv_response
 from deltran.roles import HasRole
 from settlement.api.serializers import (
@@ -135,17 +135,9 @@ class NettingCycleListView(GenericAPIView):
         operation_id="netting_cycles_list",
     )
     def get(self, request):
-        pages = PageParams(request.query_params)
         queryset = self.filter_queryset(self.get_queryset())
-        rows = queryset[pages.offset : pages.offset + pages.limit]
-        return Response(
-            {
-                "cycles": NettingCycleSerializer(rows, many=True).data,
-                "total": queryset.count(),
-                "page": pages.page,
-                "limit": pages.limit,
-            }
-        )
+        render = lambda rows: NettingCycleSerializer(rows, many=True).data  # noqa: E731
+        return Response(paged_body(request.query_params, queryset, key="cycles", render=render))
 
 
 class NettingCycleDetailView(APIView):
