@@ -83,6 +83,32 @@ def netting_rows(r: dict) -> list[Row]:
     return rows
 
 
+def settlement_db_rows(r: dict) -> list[Row]:
+    rows = []
+    for x in r["results"]:
+        million = x["obligations"] == 1_000_000
+        label = f"netting cycle, {x['obligations']:,} obligations / {x['payments']:,} payments (PostgreSQL)"
+        rows.append(
+            Row(
+                f"{label}: wall time",
+                f"{x['seconds']:.2f} s",
+                f"<= {r['target_seconds_1m']:g} s" if million else "",
+                (x["seconds"] <= r["target_seconds_1m"]) if million else None,
+            )
+        )
+        rows.append(
+            Row(
+                f"{label}: peak RSS",
+                f"{x['maxrss_mb']:.0f} MB",
+                f"<= {r['target_mb_1m']:g} MB" if million else "",
+                (x["maxrss_mb"] <= r["target_mb_1m"]) if million else None,
+            )
+        )
+        if x.get("tracemalloc_peak_mb") is not None:
+            rows.append(Row(f"{label}: tracemalloc peak", f"{x['tracemalloc_peak_mb']:.1f} MiB", ""))
+    return rows
+
+
 @dataclass(frozen=True)
 class Benchmark:
     name: str
@@ -112,6 +138,15 @@ BENCHMARKS = [
         script="netting_engine.py",
         rows=netting_rows,
         context=lambda r: f"{r['participants']} participants, {r['currency_count']} currencies, Python {r['python']}",
+    ),
+    Benchmark(
+        name="settlement_db",
+        script="settlement_db.py",
+        rows=settlement_db_rows,
+        context=lambda r: (
+            f"{r['participants']} participants, {r['currency_count']} currencies, "
+            f"{r['obligations_per_payment']} obligations per payment, PostgreSQL, Python {r['python']}"
+        ),
     ),
 ]
 

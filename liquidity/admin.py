@@ -11,7 +11,7 @@ class PoolBalanceInline(admin.TabularInline):
 
 @admin.register(LiquidityPool)
 class LiquidityPoolAdmin(admin.ModelAdmin):
-    list_display = ("name", "auto_rebalance", "rebalance_threshold")
+    list_display = ("name", "auto_rebalance", "rebalance_threshold", "funds_shortfalls")
     inlines = [PoolBalanceInline]
 
 

@@ -12,6 +12,8 @@ class MovementKind(models.TextChoices):
     REBALANCE_IN = "rebalance_in", "Rebalance in"
     FX_COST = "fx_cost", "FX cost"
     ADJUSTMENT = "adjustment", "Adjustment"
+    # The pool lends a bank the shortfall of its settlement account in a netting cycle (pool → bank).
+    SHORTFALL_LOAN = "shortfall_loan", "Shortfall loan"
 
 
 # The sign a movement of each kind must have: +1 adds to the balance, -1 takes from it, 0 either.
@@ -22,6 +24,7 @@ MOVEMENT_SIGNS: dict[str, int] = {
     MovementKind.REBALANCE_IN: 1,
     MovementKind.FX_COST: -1,
     MovementKind.ADJUSTMENT: 0,
+    MovementKind.SHORTFALL_LOAN: -1,
 }
 
 

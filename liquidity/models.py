@@ -14,6 +14,11 @@ from liquidity.choices import MovementKind, RebalanceStatus, RebalanceTrigger
 class LiquidityPool(models.Model):
     name = models.CharField(max_length=64, unique=True)
     auto_rebalance = models.BooleanField(default=True)
+    funds_shortfalls = models.BooleanField(
+        default=False,
+        help_text="Lend a bank the shortfall that would take its settlement account below zero in a netting cycle, "
+        "instead of deferring its obligations.",
+    )
     rebalance_threshold = models.DecimalField(
         max_digits=5,
         decimal_places=4,

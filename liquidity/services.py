@@ -22,6 +22,9 @@ from liquidity.choices import MOVEMENT_SIGNS, MovementKind, RebalanceStatus, Reb
 from liquidity.engines.rebalance import PoolCurrency, RebalancePlan, plan_rebalance
 from liquidity.models import LiquidityPool, PoolBalance, PoolMovement, Rebalance
 from liquidity.selectors import currency_minor_units
+from settlement.choices import POOL
+from settlement.models import CyclePosition, NettingCycle
+from settlement.signals import PoolCapacity
 
 # Rebalances record their USD figures at these places (the exact figures stay in ``moves``, as strings).
 USD_PLACES = Decimal("0.0001")
@@ -185,6 +188,80 @@ def pool_movement_apply(
     """Move one pool balance by a signed amount; refuses to take it below zero (``pool_balance_insufficient``)."""
     leg = PoolLeg(currency=currency, amount=amount, kind=kind, reference=reference, memo=memo)
     return pool_movements_apply(pool=pool, legs=[leg])[0]
+
+
+# --- Netting cycles ------------------------------------------------------------------------------------------------
+#
+# Settlement asks (through the hook in settlement.signals) what the pool can pay, then sends cycle_settled; both run
+# inside the cycle's settle transaction. The pool row itself is only read, never locked: a FOR UPDATE on it would
+# block the KEY SHARE that inserting movements takes, which deadlocked with rebalancing (see pool_rebalance). The
+# balances are locked in primary-key order, as every other writer of them does.
+
+
+def _primary_pool() -> LiquidityPool | None:
+    return LiquidityPool.objects.order_by("pk").first()
+
+
+def pool_capacity_lock(currencies) -> PoolCapacity | None:
+    """The primary pool's balances in ``currencies``, locked for the caller's transaction (settlement's hook)."""
+    pool = _primary_pool()
+    if pool is None:
+        return None
+    balances = _balances_locked(pool.pk, sorted(set(currencies)))
+    return PoolCapacity(
+        pool_id=pool.pk,
+        pool_name=pool.name,
+        available={code: row.available for code, row in balances.items()},
+        funds_shortfalls=pool.funds_shortfalls,
+    )
+
+
+def pool_cycle_settle(*, cycle: NettingCycle) -> list[PoolMovement]:
+    """Move the primary pool by a settled cycle's pool positions and shortfall loans, in the cycle's transaction.
+
+    Per currency, in code order: what the pool receives (``fx_leg_in``), then what it lends (``shortfall_loan``, one
+    per bank), then what it pays (``fx_leg_out``), so no step passes below zero a balance the cycle checked. Each
+    movement has reference ``cycle:<id>``. Raises (failing the cycle) if the pool cannot pay, which the cycle's
+    deferral already prevents.
+    """
+    positions = dict(
+        CyclePosition.objects.filter(cycle=cycle, participant_code=POOL)
+        .exclude(position=0)
+        .order_by()
+        .values_list("currency_id", "position")
+    )
+    fundings = cycle.fundings or []
+    if not positions and not fundings:
+        return []
+    pool = _primary_pool()
+    if pool is None:
+        raise PoolNotFound("No liquidity pool exists to settle the cycle's pool legs.")
+    reference = f"cycle:{cycle.pk}"
+    legs = []
+    for currency in sorted(set(positions) | {funding["currency"] for funding in fundings}):
+        position = positions.get(currency, Decimal(0))
+        if position > 0:
+            legs.append(
+                PoolLeg(
+                    currency, position, MovementKind.FX_LEG_IN, reference, f"Netting cycle {cycle.pk}: pool receives"
+                )
+            )
+        for funding in fundings:
+            if funding["currency"] == currency:
+                legs.append(
+                    PoolLeg(
+                        currency,
+                        -Decimal(funding["amount"]),
+                        MovementKind.SHORTFALL_LOAN,
+                        reference,
+                        f"Netting cycle {cycle.pk}: loan to {funding['bic']} for its {currency} shortfall",
+                    )
+                )
+        if position < 0:
+            legs.append(
+                PoolLeg(currency, position, MovementKind.FX_LEG_OUT, reference, f"Netting cycle {cycle.pk}: pool pays")
+            )
+    return pool_movements_apply(pool=pool, legs=legs)
 
 
 # --- Rebalancing ---------------------------------------------------------------------------------------------------

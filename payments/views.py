@@ -1,13 +1,18 @@
-"""Payment pages: the filtered list and a payment with its timeline."""
+"""Payment pages: the filtered list, a payment with its timeline, and cancelling a payment waiting for liquidity."""
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
-from deltran.roles import capability_required
+from deltran.errors import DomainError
+from deltran.roles import capability_required, user_can
 from payments.filters import PaymentFilter
+from payments.forms import PaymentCancelForm
 from payments.models import Payment
 from payments.selectors import payment_detail, payment_list, payment_timeline
+from payments.services import payment_cancel
 from settlement.selectors import participant_directory
 
 PAGE_SIZE = 50
@@ -54,8 +59,7 @@ def payment_list_page(request):
     )
 
 
-@capability_required("payments.view")
-def payment_detail_page(request, payment_id):
+def _payment_page(request, payment_id, *, cancel_form=None, status: int = 200):
     try:
         payment = payment_detail(payment_id)
     except Payment.DoesNotExist as exc:
@@ -63,5 +67,42 @@ def payment_detail_page(request, payment_id):
     return render(
         request,
         "payments/payment_detail.html",
-        {"payment": payment, "timeline": payment_timeline(payment), "banks": participant_directory().banks},
+        {
+            "payment": payment,
+            "timeline": payment_timeline(payment),
+            "banks": participant_directory().banks,
+            "can_cancel": payment.awaiting_liquidity and user_can(request.user, "payments.initiate"),
+            "cancel_form": cancel_form or PaymentCancelForm(),
+        },
+        status=status,
     )
+
+
+@capability_required("payments.view")
+def payment_detail_page(request, payment_id):
+    return _payment_page(request, payment_id)
+
+
+def _refusal(exc: DomainError) -> str:
+    details = [
+        issue.get("message", "") for issues in exc.fields.values() for issue in issues if isinstance(issue, dict)
+    ]
+    return " ".join([exc.message, *[d for d in details if d and d not in exc.message]])
+
+
+@capability_required("payments.initiate")
+@require_POST
+def payment_cancel_page(request, payment_id):
+    """An operator cancels a payment waiting for liquidity; a refusal comes back as a message, never an error page."""
+    if not Payment.objects.filter(pk=payment_id).exists():
+        raise Http404("No such payment.")
+    form = PaymentCancelForm(request.POST)
+    if not form.is_valid():
+        return _payment_page(request, payment_id, cancel_form=form, status=400)
+    try:
+        payment = payment_cancel(actor=request.user, payment_id=payment_id, reason=form.cleaned_data["reason"])
+    except DomainError as exc:
+        messages.error(request, f"The payment was not cancelled: {_refusal(exc)}")
+    else:
+        messages.success(request, f"Payment {payment.payment_reference} is cancelled; it will not be settled.")
+    return redirect("payments:detail", payment_id=payment_id)

@@ -1,14 +1,16 @@
-"""The clearing calendar chart: one lane per bank on a shared UTC time axis, drawn as inline SVG.
+"""Charts drawn as inline SVG: the clearing calendar (one lane per bank on a shared UTC time axis) and a netting
+cycle's gross against its bilateral and multilateral net, per currency.
 
-Presentation only (no queries): it turns a CalendarOverview into positions and hover
+Presentation only (no queries): they turn selector results into positions and hover
 texts. Horizontal positions are percentages of the chart width, vertical ones pixels.
 """
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-from deltran.charts import TimeScale, zone_abbreviation
+from deltran.charts import TimeScale, pct, zone_abbreviation
 from settlement.selectors import BankCalendarRow, CalendarOverview
 
 HEADER_HEIGHT = 40  # day labels
@@ -168,3 +170,89 @@ def calendar_chart(overview: CalendarOverview) -> CalendarChart:
         # Keep the label inside the chart near either edge.
         now_anchor="start" if fraction < 0.15 else "end" if fraction > 0.85 else "middle",
     )
+
+
+# --- Netting: gross against net --------------------------------------------------------------
+
+NETTING_BAR_ROW = 34  # label line above a 14-pixel bar
+NETTING_BAR_HEIGHT = 14
+
+
+@dataclass(frozen=True)
+class NettingBar:
+    kind: str  # gross, bilateral, multilateral
+    label: str
+    amount: str  # "2,100.00 USD"
+    share: str  # "19% of gross"
+    width: str  # percent of the chart's width
+    label_y: int
+    bar_y: int
+
+
+@dataclass(frozen=True)
+class CurrencyNettingChart:
+    currency: str
+    obligations: int
+    efficiency: str  # "80.95%"
+    height: int
+    bars: list[NettingBar]
+    summary: str  # the chart's accessible title
+
+
+def percent_label(fraction) -> str:
+    """Decimal("0.8095") → "80.95%"; Decimal("0") → "0%"."""
+    value = (Decimal(str(fraction)) * 100).quantize(Decimal("0.01"))
+    return f"{value.normalize():f}%"
+
+
+def _number(text, places: int) -> str:
+    return f"{Decimal(text):,.{places}f}"
+
+
+def netting_chart(figures: list[dict], minor_units: dict[str, int]) -> list[CurrencyNettingChart]:
+    """One chart per currency of a cycle (its ``currencies`` figures): three bars on the currency's own scale,
+    gross at full width, so a currency's netting reads at a glance whatever its units."""
+    charts = []
+    for row in figures:
+        currency = row["currency"]
+        places = minor_units.get(currency, 2)
+        try:
+            gross = Decimal(row["gross"])
+            values = [
+                ("gross", "Gross", gross),
+                ("bilateral", "Bilateral net", Decimal(row["bilateral_net"])),
+                ("multilateral", "Multilateral net", Decimal(row["net"])),
+            ]
+        except (KeyError, TypeError, InvalidOperation):
+            continue
+        bars = []
+        for index, (kind, label, value) in enumerate(values):
+            fraction = float(value / gross) if gross else 0.0
+            share = "" if kind == "gross" else f"{percent_label(value / gross if gross else 0)} of gross"
+            bars.append(
+                NettingBar(
+                    kind=kind,
+                    label=label,
+                    amount=f"{_number(value, places)} {currency}",
+                    share=share,
+                    width=pct(fraction),
+                    label_y=index * NETTING_BAR_ROW + 12,
+                    bar_y=index * NETTING_BAR_ROW + 16,
+                )
+            )
+        efficiency = percent_label(row.get("efficiency") or 0)
+        summary = (
+            f"{currency}: gross {bars[0].amount}, bilateral net {bars[1].amount} ({bars[1].share}), "
+            f"multilateral net {bars[2].amount} ({bars[2].share}); netting efficiency {efficiency}."
+        )
+        charts.append(
+            CurrencyNettingChart(
+                currency=currency,
+                obligations=int(row.get("obligations") or 0),
+                efficiency=efficiency,
+                height=len(bars) * NETTING_BAR_ROW,
+                bars=bars,
+                summary=summary,
+            )
+        )
+    return charts

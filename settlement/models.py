@@ -175,6 +175,9 @@ class NettingCycle(models.Model):
     # Banks left out of a currency because their settlement account would go below zero (or is missing):
     # [{bic, currency, reason, balance, position, shortfall, obligations}]; their obligations went back to pending.
     deferrals = models.JSONField(default=list, blank=True)
+    # Banks whose shortfall the liquidity pool lent instead of deferring them (the pool funds shortfalls):
+    # [{bic, currency, amount, balance, position, pool}]; each loan is posted pool → bank in this cycle.
+    fundings = models.JSONField(default=list, blank=True)
     failure_reason = models.TextField(blank=True)
 
     class Meta:
@@ -213,7 +216,17 @@ class Obligation(models.Model):
     business_date = models.DateField(help_text="The payer's local business day the payment was accepted on.")
     due_at = models.DateTimeField(help_text="The payment's scheduled time: both banks' clearing windows open.")
     status = models.CharField(max_length=10, choices=ObligationStatus.choices, default=ObligationStatus.PENDING)
-    cycle = models.ForeignKey(NettingCycle, null=True, blank=True, on_delete=models.PROTECT, related_name="obligations")
+    # No database constraint: a cycle claims up to a million obligations in one UPDATE, and PostgreSQL would check the
+    # key of each changed row at commit (seconds per hundred thousand). Cycles are never deleted (PROTECT in Django),
+    # and only _claim sets it, to the cycle it holds locked.
+    cycle = models.ForeignKey(
+        NettingCycle,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="obligations",
+        db_constraint=False,
+    )
     created_at = models.DateTimeField()
 
     class Meta:

@@ -349,3 +349,19 @@ def bank_position_today(bank: BankRef, *, now: datetime | None = None) -> BankPo
     """The bank's position for its current business day (its local date), if it has one yet."""
     day = (now or timezone.now()).astimezone(ZoneInfo(bank.timezone)).date()
     return BankPosition.objects.filter(bank_id=bank.id, business_date=day).first()
+
+
+def netting_cycle_page(cycle_id: int) -> NettingCycle:
+    """A cycle with its positions and instructions (postings are read apart, capped: cycle_postings)."""
+    return NettingCycle.objects.prefetch_related(
+        models.Prefetch("positions", queryset=CyclePosition.objects.order_by("currency_id", "participant_code")),
+        models.Prefetch("instructions", queryset=SettlementInstruction.objects.order_by("currency_id", "id")),
+    ).get(pk=cycle_id)
+
+
+def cycle_postings(cycle_id: int, *, limit: int) -> tuple[list[LedgerPosting], int]:
+    """A cycle's first ``limit`` ledger postings in the order they were written, and how many it has."""
+    postings = LedgerPosting.objects.filter(cycle_id=cycle_id).order_by("id")
+    shown = list(postings[:limit])
+    total = len(shown) if len(shown) < limit else postings.count()
+    return shown, total

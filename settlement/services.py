@@ -5,13 +5,13 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Context, Decimal, Inexact, localcontext
+from decimal import ROUND_CEILING, Context, Decimal, Inexact, localcontext
 from zoneinfo import ZoneInfo
 
 import holidays as holiday_calendars
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from deltran.audit import audit_record
@@ -33,7 +33,7 @@ from settlement.models import (
     SettlementInstruction,
 )
 from settlement.selectors import participant_directory
-from settlement.signals import cycle_settled
+from settlement.signals import PoolCapacity, cycle_settled, pool_capacity_provider
 
 logger = logging.getLogger(__name__)
 
@@ -348,14 +348,15 @@ _EXACT = Context(prec=netting.SUM_PRECISION, traps=[Inexact])
 _CHUNK = 2000
 
 
-@dataclass(frozen=True)
-class _Claimed:
-    id: int
-    payment_id: uuid.UUID
+@dataclass(frozen=True, slots=True)
+class _Pair:
+    """A cycle's claimed obligations from one payer to one payee in one currency, added up (the netting's input)."""
+
     payer: str
     payee: str
     currency: str
     amount: Decimal
+    count: int
     amount_usd: Decimal
 
 
@@ -369,10 +370,13 @@ def netting_cycle_run(*, trigger: str, actor=None, now: datetime | None = None) 
     """Net and settle every pending obligation due at ``now``; None when nothing is due (no cycle is recorded).
 
     1. The cycle row is written (running) in its own transaction.
-    2. One transaction claims the due obligations (``select_for_update(skip_locked=True)``, id order), marks them
-       in_cycle, nets them per currency with the pure engine, defers banks whose account would go below zero,
-       moves the settlement account balances by the positions, writes postings, instructions and positions,
-       marks the obligations settled, tells payments (``cycle_settled``), and writes the event and audit entry.
+    2. One transaction claims the due obligations (``select_for_update(skip_locked=True)``, id order) by writing
+       their final state (settled, with the cycle id) in one UPDATE, adds them up per payer, payee and currency in
+       the database, nets the totals per currency with the pure engine, defers participants that would go below
+       zero (their obligations go back to pending) unless the pool lends the shortfall, moves the settlement
+       account balances by the positions, writes postings, instructions and positions, tells payments and
+       liquidity (``cycle_settled``), and writes the event and audit entry. No other transaction sees the claimed
+       state before it commits, so no obligation is ever seen settled by a cycle that did not settle it.
     3. If that transaction fails nothing of it stays (the obligations are pending again); the cycle is marked
        failed with the reason in a transaction of its own, and the next run takes the obligations again.
     """
@@ -413,30 +417,99 @@ def _abandoned_cycles_fail(*, actor) -> None:
         _cycle_fail(cycle_id=cycle_id, actor=actor, reason="Abandoned: the worker stopped before the cycle settled.")
 
 
-def _claim(cycle: NettingCycle, now: datetime) -> list[_Claimed]:
+def _claim(cycle: NettingCycle, now: datetime) -> tuple[int, list[_Pair]]:
+    """Claim the due obligations for the cycle (settled, cycle id: one UPDATE) and add them up per pair.
+
+    Returns how many were claimed, and their totals per (currency, payer, payee), in that order. No obligation is
+    loaded as an object: PostgreSQL adds them up (``numeric`` sums are exact); SQLite, whose decimals are floats,
+    streams the rows into exact ``Decimal`` sums.
+    """
     due = (
         Obligation.objects.select_for_update(skip_locked=True)
         .filter(status=ObligationStatus.PENDING, due_at__lte=now)
         .order_by("id")
         .values("id")[: settings.NETTING_CYCLE_MAX_OBLIGATIONS]
     )
-    Obligation.objects.filter(pk__in=due).update(status=ObligationStatus.IN_CYCLE, cycle=cycle)
-    rows = (
-        Obligation.objects.filter(cycle=cycle, status=ObligationStatus.IN_CYCLE)
-        .order_by("id")
-        .values_list("id", "payment_id", "payer_code", "payee_code", "currency_id", "amount", "amount_usd")
-    )
-    return [_Claimed(*row) for row in rows.iterator(chunk_size=_CHUNK)]
+    claimed = Obligation.objects.filter(pk__in=due).update(status=ObligationStatus.SETTLED, cycle=cycle)
+    if not claimed:
+        return 0, []
+    rows = Obligation.objects.filter(cycle=cycle).order_by()
+    if connection.vendor == "postgresql":
+        totals = (
+            rows.values_list("currency_id", "payer_code", "payee_code")
+            .annotate(total=Sum("amount"), count=Count("id"), total_usd=Sum("amount_usd"))
+            .order_by("currency_id", "payer_code", "payee_code")
+        )
+        pairs = [
+            _Pair(payer=payer, payee=payee, currency=currency, amount=total, count=count, amount_usd=total_usd)
+            for currency, payer, payee, total, count, total_usd in totals
+        ]
+    else:
+        sums: dict[tuple[str, str, str], list] = {}
+        with localcontext(_EXACT):
+            for currency, payer, payee, amount, amount_usd in rows.values_list(
+                "currency_id", "payer_code", "payee_code", "amount", "amount_usd"
+            ).iterator(chunk_size=_CHUNK):
+                entry = sums.get((currency, payer, payee))
+                if entry is None:
+                    sums[(currency, payer, payee)] = [amount, 1, amount_usd]
+                else:
+                    entry[0] += amount
+                    entry[1] += 1
+                    entry[2] += amount_usd
+        pairs = [
+            _Pair(payer=payer, payee=payee, currency=currency, amount=total, count=count, amount_usd=total_usd)
+            for (currency, payer, payee), (total, count, total_usd) in sorted(sums.items())
+        ]
+    return claimed, pairs
 
 
-def _shortfall_cover(*, cycle: NettingCycle, bic: str, currency: str, shortfall: Decimal) -> bool:
-    """Extension point for the liquidity follow-up: may the pool lend ``bic`` its ``shortfall`` in ``currency``?
+def _shortfall_cover(
+    *, pool: PoolCapacity | None, currency: str, shortfall: Decimal, lent: Decimal, pool_position: Decimal
+) -> Decimal | None:
+    """The loan the pool grants a bank short by ``shortfall`` in ``currency``, or None (the bank is deferred).
 
-    Today it never does and the bank's obligations in the currency are deferred. A cover will be granted through a
-    signal the liquidity app answers (settlement does not import liquidity); it must then post the loan (pool to
-    bank) in this cycle, so the bank's balance plus its position is no longer below zero.
+    The pool lends when it is configured to (``funds_shortfalls``) and can pay the loan from its balance after what
+    it already lent in this cycle and what it pays in it (``pool_position`` when negative); what the pool receives
+    in the cycle is not lent on. The loan is the shortfall rounded up to the currency's minor units.
     """
-    return False
+    if pool is None or not pool.funds_shortfalls or currency not in pool.available:
+        return None
+    ref = participant_directory().currencies.get(currency)
+    loan = shortfall.quantize(Decimal(1).scaleb(-ref.minor_units), rounding=ROUND_CEILING) if ref else shortfall
+    with localcontext(_EXACT):
+        room = pool.available[currency] - lent - max(Decimal(0), -pool_position)
+    return loan if room >= loan else None
+
+
+def _pool_deferral(*, currency: str, pool: PoolCapacity, lent: Decimal, position: Decimal, obligations: int) -> dict:
+    held = pool.available.get(currency)
+    if held is None:
+        return {
+            "bic": POOL,
+            "currency": currency,
+            "reason": "no_pool_balance",
+            "message": f"The liquidity pool holds no {currency}.",
+            "balance": None,
+            "position": _in_units(position, currency),
+            "shortfall": None,
+            "obligations": obligations,
+        }
+    shortfall = -(held - lent + position)
+    return {
+        "bic": POOL,
+        "currency": currency,
+        "reason": "insufficient_pool_balance",
+        "message": (
+            f"The liquidity pool {pool.pool_name} holds {_in_units(held - lent, currency)} {currency}"
+            f"{' after its loans' if lent else ''}; its net position {_in_units(position, currency)} would take it "
+            f"to {_in_units(-shortfall, currency)}."
+        ),
+        "balance": _in_units(held - lent, currency),
+        "position": _in_units(position, currency),
+        "shortfall": _in_units(shortfall, currency),
+        "obligations": obligations,
+    }
 
 
 def _deferral(*, bic: str, currency: str, account, position: Decimal, obligations: int) -> dict:
@@ -468,66 +541,102 @@ def _deferral(*, bic: str, currency: str, account, position: Decimal, obligation
 
 
 def _net_currency(
-    cycle: NettingCycle, currency: str, claimed: list[_Claimed], accounts: dict[tuple[str, str], SettlementAccount]
-) -> tuple[netting.CurrencyNetting | None, list[_Claimed], list[dict]]:
-    """Net one currency; while a bank's account would go below zero, defer all its obligations and net again.
+    cycle: NettingCycle,
+    currency: str,
+    claimed: list[_Pair],
+    accounts: dict[tuple[str, str], SettlementAccount],
+    pool: PoolCapacity | None,
+) -> tuple[netting.CurrencyNetting | None, list[_Pair], list[dict], dict[str, Decimal]]:
+    """Net one currency; while a participant would go below zero, let the pool lend it or defer it, and net again.
 
-    The bank deferred first is the one with no account, then the one with the largest shortfall (ties: smaller
-    BIC). Returns the netting (None when every obligation was deferred), the obligations it settles, and the
-    deferrals.
+    A bank goes below zero when its account balance (plus any loan) plus its position is negative; the pool when its
+    balance in the currency, less what it lent in this cycle, plus its position is (``pool`` None: no liquidity
+    app, the pool is not constrained). The participant taken first is one with no account (a bank without a
+    settlement account, or a pool without the currency), then the largest shortfall (ties: smaller code). A bank's
+    shortfall is lent by the pool when ``_shortfall_cover`` grants it; otherwise, and always for the pool, all the
+    participant's obligations in the currency are deferred. Returns the netting (None when every obligation was
+    deferred), the pair totals it settles, the deferrals and the loans (BIC → amount).
     """
     remaining = claimed
-    deferrals = []
+    deferrals: list[dict] = []
+    loans: dict[str, Decimal] = {}
+    result = None
     while remaining:
-        result = netting.net_rows((str(o.id), o.payer, o.payee, o.currency, o.amount) for o in remaining)[currency]
+        if result is None:
+            result = netting.net_rows(
+                (f"{p.payer}>{p.payee}", p.payer, p.payee, p.currency, p.amount) for p in remaining
+            )[currency]
+        with localcontext(_EXACT):
+            lent = sum(loans.values(), Decimal(0))
         worst = None
         for code, position in result.positions.items():
-            if code == POOL or not position:
+            if not position:
                 continue
-            account = accounts.get((code, currency))
-            if account is None:
-                rank = (1, Decimal(0))
-            else:
-                shortfall = -(account.balance + position)
-                if shortfall <= 0:
+            account = None
+            if code == POOL:
+                if pool is None:
                     continue
-                rank = (0, shortfall)
+                held = pool.available.get(currency)
+                if held is None:
+                    rank = (1, Decimal(0))
+                else:
+                    shortfall = -(held - lent + position)
+                    if shortfall <= 0:
+                        continue
+                    rank = (0, shortfall)
+            else:
+                account = accounts.get((code, currency))
+                if account is None:
+                    rank = (1, Decimal(0))
+                else:
+                    shortfall = -(account.balance + loans.get(code, Decimal(0)) + position)
+                    if shortfall <= 0:
+                        continue
+                    rank = (0, shortfall)
             # No account first, then the largest shortfall; positions are ordered by code, so a tie keeps the
             # smaller code.
             if worst is None or rank > worst[0]:
                 worst = (rank, code, account, position)
         if worst is None:
-            return result, remaining, deferrals
+            return result, remaining, deferrals, loans
         (no_account, shortfall), code, account, position = worst
-        if not no_account and _shortfall_cover(cycle=cycle, bic=code, currency=currency, shortfall=shortfall):
-            return result, remaining, deferrals
-        kept = [o for o in remaining if code not in (o.payer, o.payee)]
-        deferrals.append(
-            _deferral(
-                bic=code,
+        if code != POOL and not no_account:
+            loan = _shortfall_cover(
+                pool=pool,
                 currency=currency,
-                account=account,
-                position=position,
-                obligations=len(remaining) - len(kept),
+                shortfall=shortfall,
+                lent=lent,
+                pool_position=result.positions.get(POOL, Decimal(0)),
             )
-        )
+            if loan is not None:
+                loans[code] = loans.get(code, Decimal(0)) + loan
+                continue
+        kept = [p for p in remaining if code not in (p.payer, p.payee)]
+        count = sum(p.count for p in remaining) - sum(p.count for p in kept)
+        if code == POOL:
+            deferral = _pool_deferral(currency=currency, pool=pool, lent=lent, position=position, obligations=count)
+        else:
+            loans.pop(code, None)
+            deferral = _deferral(bic=code, currency=currency, account=account, position=position, obligations=count)
+        deferrals.append(deferral)
         remaining = kept
-    return None, [], deferrals
+        result = None
+    return None, [], deferrals, {}
 
 
 def _cycle_settle(*, cycle_id: int, actor, now: datetime) -> None:
     cycle = NettingCycle.objects.select_for_update().get(pk=cycle_id)
     if cycle.status != CycleStatus.RUNNING:
         raise CycleNotRunning(f"Netting cycle {cycle.pk} is {cycle.status}, not running.")
-    claimed = _claim(cycle, now)
+    claimed_count, claimed = _claim(cycle, now)
 
-    by_currency: dict[str, list[_Claimed]] = {}
+    by_currency: dict[str, list[_Pair]] = {}
     # A bank paying itself (two customers of one bank, one currency) moves no money: settled without netting.
-    on_us = [o for o in claimed if o.payer == o.payee]
-    for obligation in claimed:
-        if obligation.payer != obligation.payee:
-            by_currency.setdefault(obligation.currency, []).append(obligation)
-    bank_codes = sorted({code for o in claimed for code in (o.payer, o.payee) if code != POOL})
+    on_us = [p for p in claimed if p.payer == p.payee]
+    for pair in claimed:
+        if pair.payer != pair.payee:
+            by_currency.setdefault(pair.currency, []).append(pair)
+    bank_codes = sorted({code for p in claimed for code in (p.payer, p.payee) if code != POOL})
     # Every account the cycle may move, locked in primary-key order.
     accounts = {
         (account.bank.bic, account.currency_id): account
@@ -537,26 +646,69 @@ def _cycle_settle(*, cycle_id: int, actor, now: datetime) -> None:
         .order_by("pk")
     }
 
+    # Then the pool's balances in those currencies (through the hook liquidity fills; None: not constrained).
+    pool = _pool_capacity(sorted(by_currency))
+
     results: dict[str, netting.CurrencyNetting] = {}
-    settled: list[_Claimed] = list(on_us)
+    settled: list[_Pair] = list(on_us)
     deferrals: list[dict] = []
+    loans: dict[str, dict[str, Decimal]] = {}
     for currency in sorted(by_currency):
-        result, kept, deferred = _net_currency(cycle, currency, by_currency[currency], accounts)
+        result, kept, deferred, lent = _net_currency(cycle, currency, by_currency[currency], accounts, pool)
         deferrals.extend(deferred)
         if result is not None:
             results[currency] = result
             settled.extend(kept)
+            if lent:
+                loans[currency] = lent
+    deferred_count = 0
     for deferral in deferrals:
         bic = deferral["bic"]
-        Obligation.objects.filter(
-            Q(payer_code=bic) | Q(payee_code=bic),
-            cycle=cycle,
-            status=ObligationStatus.IN_CYCLE,
-            currency_id=deferral["currency"],
-        ).exclude(payer_code=F("payee_code")).update(status=ObligationStatus.PENDING, cycle=None)
+        deferred_count += (
+            Obligation.objects.filter(
+                Q(payer_code=bic) | Q(payee_code=bic),
+                cycle=cycle,
+                status=ObligationStatus.SETTLED,
+                currency_id=deferral["currency"],
+            )
+            .exclude(payer_code=F("payee_code"))
+            .update(status=ObligationStatus.PENDING, cycle=None)
+        )
 
-    postings, instructions, positions, moved = [], [], [], {}
+    postings, instructions, positions, moved, fundings = [], [], [], {}, []
     for currency, result in results.items():
+        for bic, loan in sorted(loans.get(currency, {}).items()):
+            account = accounts[(bic, currency)]
+            fundings.append(
+                {
+                    "bic": bic,
+                    "currency": currency,
+                    "amount": _in_units(loan, currency),
+                    "balance": _in_units(account.balance, currency),
+                    "position": _in_units(result.positions[bic], currency),
+                    "pool": pool.pool_name,
+                }
+            )
+            account.balance += loan
+            account.updated_at = now
+            moved[account.pk] = account
+            memo = f"Liquidity pool funds {bic}'s {currency} shortfall"
+            postings.extend(
+                LedgerPosting(
+                    cycle=cycle,
+                    account_code=code,
+                    settlement_account_id=account.pk if code == account.account_number else None,
+                    currency_id=currency,
+                    amount=amount,
+                    counter_account_code=counter,
+                    memo=memo,
+                    created_at=now,
+                )
+                for code, amount, counter in (
+                    (pool_account(currency), -loan, account.account_number),
+                    (account.account_number, loan, pool_account(currency)),
+                )
+            )
         codes = {
             code: pool_account(currency) if code == POOL else accounts[(code, currency)].account_number
             for code in result.positions
@@ -602,17 +754,21 @@ def _cycle_settle(*, cycle_id: int, actor, now: datetime) -> None:
     LedgerPosting.objects.bulk_create(postings, batch_size=_CHUNK)
     SettlementInstruction.objects.bulk_create(instructions, batch_size=_CHUNK)
     CyclePosition.objects.bulk_create(positions, batch_size=_CHUNK)
-    marked = Obligation.objects.filter(cycle=cycle, status=ObligationStatus.IN_CYCLE).update(
-        status=ObligationStatus.SETTLED
-    )
-    if marked != len(settled):
-        raise AssertionError(f"Cycle {cycle.pk} settled {len(settled)} obligations but marked {marked}.")
+    settled_count = sum(p.count for p in settled)
+    if claimed_count - deferred_count != settled_count:
+        raise AssertionError(
+            f"Cycle {cycle.pk} claimed {claimed_count} obligations and deferred {deferred_count}, "
+            f"but settles {settled_count}."
+        )
 
-    payment_ids = sorted({o.payment_id for o in settled})
+    payment_ids = sorted(
+        Obligation.objects.filter(cycle=cycle).order_by().values_list("payment_id", flat=True).distinct()
+    )
     _cycle_figures(cycle, results, settled)
     cycle.payment_count = len(payment_ids)
-    cycle.obligation_count = len(settled)
+    cycle.obligation_count = settled_count
     cycle.deferrals = _jsonable(deferrals)
+    cycle.fundings = _jsonable(fundings)
     _cycle_move(cycle, CycleStatus.SETTLED)
     cycle.finished_at = timezone.now()
     cycle.save()
@@ -623,6 +779,21 @@ def _cycle_settle(*, cycle_id: int, actor, now: datetime) -> None:
     audit_record(
         actor=actor, action="settlement.netting_cycle", object_type="netting_cycle", object_id=cycle.pk, payload=summary
     )
+
+
+def _pool_capacity(currencies: list[str]) -> PoolCapacity | None:
+    """The pool's balances in ``currencies``, locked, from the provider liquidity registers (see settlement.signals).
+
+    No provider: None, the pool is not constrained. A provider that finds no pool: an empty pool, so every pool leg
+    is deferred (``no_pool_balance``) rather than posted against balances nobody holds.
+    """
+    provider = pool_capacity_provider()
+    if provider is None or not currencies:
+        return None
+    capacity = provider(currencies)
+    if capacity is None:
+        return PoolCapacity(pool_id=0, pool_name="", available={}, funds_shortfalls=False)
+    return capacity
 
 
 def _in_units(amount: Decimal | None, currency: str) -> Decimal | None:
@@ -644,20 +815,22 @@ def _jsonable(value):
     return value
 
 
-def _cycle_figures(cycle: NettingCycle, results: dict[str, netting.CurrencyNetting], settled: list[_Claimed]) -> None:
+def _cycle_figures(cycle: NettingCycle, results: dict[str, netting.CurrencyNetting], settled: list[_Pair]) -> None:
     """Per-currency figures, and the cycle's gross, net and efficiency in USD.
 
     Each currency is valued at the USD equivalents its obligations were accepted at: gross_usd adds them up, and
     net_usd is the multilateral net times that currency's gross_usd / gross, rounded once to cents.
     """
     gross_usd_by_currency: dict[str, Decimal] = {}
+    count_by_currency: dict[str, int] = {}
     with localcontext(_EXACT):
-        for obligation in settled:
-            if obligation.payer == obligation.payee:
+        for pair in settled:
+            if pair.payer == pair.payee:
                 continue
-            gross_usd_by_currency[obligation.currency] = (
-                gross_usd_by_currency.get(obligation.currency, Decimal(0)) + obligation.amount_usd
+            gross_usd_by_currency[pair.currency] = (
+                gross_usd_by_currency.get(pair.currency, Decimal(0)) + pair.amount_usd
             )
+            count_by_currency[pair.currency] = count_by_currency.get(pair.currency, 0) + pair.count
     figures = []
     gross_usd = net_usd = Decimal(0)
     for currency, result in results.items():
@@ -672,7 +845,7 @@ def _cycle_figures(cycle: NettingCycle, results: dict[str, netting.CurrencyNetti
         figures.append(
             {
                 "currency": currency,
-                "obligations": len(result.obligation_ids),
+                "obligations": count_by_currency[currency],
                 "gross": _in_units(result.gross, currency),
                 "bilateral_net": _in_units(result.bilateral_net, currency),
                 "net": _in_units(result.multilateral_net, currency),
@@ -733,5 +906,6 @@ def netting_cycle_summary(cycle: NettingCycle) -> dict:
         "efficiency": cycle.efficiency,
         "currencies": cycle.currencies,
         "deferrals": cycle.deferrals,
+        "fundings": cycle.fundings,
         "failure_reason": cycle.failure_reason,
     }

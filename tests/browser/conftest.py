@@ -21,12 +21,14 @@ from django.db import connection
 
 from deltran.models import AuditEntry
 from liquidity.models import PoolMovement
+from settlement.models import LedgerPosting
 
 append_only = importlib.import_module("deltran.migrations.0002_audit_append_only")
 # Append-only tables (UPDATE and DELETE refused by triggers) and the migrations that hold their triggers.
 APPEND_ONLY = [
     (append_only, AuditEntry),
     (importlib.import_module("liquidity.migrations.0002_pool_movements_rebalances"), PoolMovement),
+    (importlib.import_module("settlement.migrations.0002_obligations_positions_netting_cycles"), LedgerPosting),
 ]
 
 CHROMIUM = Path(os.environ.get("DELTRAN_CHROMIUM", "/usr/bin/chromium"))
@@ -59,8 +61,9 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True)
 def _audit_log_cleared_after(transactional_db):
     """The live server needs real commits, so the database is flushed after each test; on SQLite the flush
-    runs DELETE, which the append-only triggers (audit log, pool movements) refuse (PostgreSQL flushes with
-    TRUNCATE, which row triggers do not see). Empty those tables first with their triggers off, as a DBA would."""
+    runs DELETE, which the append-only triggers (audit log, pool movements, ledger postings) refuse (PostgreSQL
+    flushes with TRUNCATE, which row triggers do not see). Empty those tables first with their triggers off, as a
+    DBA would."""
     yield
     if connection.vendor != "sqlite":
         return
