@@ -200,7 +200,11 @@ class Obligation(models.Model):
     both sides: it moves nothing between settlement accounts, and its cycle settles it without netting it.
     """
 
-    payment = models.ForeignKey("payments.Payment", on_delete=models.PROTECT, related_name="obligations")
+    # Indexed only while not settled (obligation_unsettled_pay_idx below): a full index would take a new entry,
+    # at a random place (uuid), for every obligation a cycle claims.
+    payment = models.ForeignKey(
+        "payments.Payment", on_delete=models.PROTECT, related_name="obligations", db_index=False
+    )
     leg = models.CharField(max_length=10, choices=ObligationLeg.choices)
     payer_code = models.CharField(max_length=11, help_text="BIC, or POOL for the liquidity pool.")
     payee_code = models.CharField(max_length=11, help_text="BIC, or POOL for the liquidity pool.")
@@ -238,6 +242,13 @@ class Obligation(models.Model):
                 fields=["currency", "due_at", "id"],
                 condition=models.Q(status=ObligationStatus.PENDING),
                 name="obligation_pending_due_idx",
+            ),
+            # The payments receiver's "which of these payments still have unsettled legs" (payments.services).
+            # Partial, so a claim (the new row versions are settled) adds no entry to it.
+            models.Index(
+                fields=["payment"],
+                condition=~models.Q(status=ObligationStatus.SETTLED),
+                name="obligation_unsettled_pay_idx",
             ),
         ]
         constraints = [

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import holidays as holiday_calendars
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import F, Q
 from django.utils import timezone
 
 from deltran.audit import audit_record
@@ -421,46 +421,62 @@ def _claim(cycle: NettingCycle, now: datetime) -> tuple[int, list[_Pair]]:
     """Claim the due obligations for the cycle (settled, cycle id: one UPDATE) and add them up per pair.
 
     Returns how many were claimed, and their totals per (currency, payer, payee), in that order. No obligation is
-    loaded as an object: PostgreSQL adds them up (``numeric`` sums are exact); SQLite, whose decimals are floats,
-    streams the rows into exact ``Decimal`` sums.
+    loaded as an object. PostgreSQL claims and adds up in one statement (``UPDATE … RETURNING`` summed with
+    ``numeric``, exact), so the claimed rows are not read a second time; SQLite, whose decimals are floats, claims
+    with one UPDATE and streams the rows into exact ``Decimal`` sums.
     """
+    limit = settings.NETTING_CYCLE_MAX_OBLIGATIONS
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(Obligation._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                WITH claimed AS (
+                    UPDATE {table} SET status = %s, cycle_id = %s
+                    WHERE id IN (
+                        SELECT id FROM {table} WHERE status = %s AND due_at <= %s
+                        ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
+                    )
+                    RETURNING currency_id, payer_code, payee_code, amount, amount_usd
+                )
+                SELECT currency_id, payer_code, payee_code, SUM(amount), COUNT(*), SUM(amount_usd)
+                FROM claimed GROUP BY currency_id, payer_code, payee_code
+                ORDER BY currency_id, payer_code, payee_code
+                """,
+                [ObligationStatus.SETTLED.value, cycle.pk, ObligationStatus.PENDING.value, now, limit],
+            )
+            totals = cursor.fetchall()
+        pairs = [
+            _Pair(payer=payer, payee=payee, currency=currency, amount=total, count=count, amount_usd=total_usd)
+            for currency, payer, payee, total, count, total_usd in totals
+        ]
+        return sum(p.count for p in pairs), pairs
     due = (
         Obligation.objects.select_for_update(skip_locked=True)
         .filter(status=ObligationStatus.PENDING, due_at__lte=now)
         .order_by("id")
-        .values("id")[: settings.NETTING_CYCLE_MAX_OBLIGATIONS]
+        .values("id")[:limit]
     )
     claimed = Obligation.objects.filter(pk__in=due).update(status=ObligationStatus.SETTLED, cycle=cycle)
     if not claimed:
         return 0, []
     rows = Obligation.objects.filter(cycle=cycle).order_by()
-    if connection.vendor == "postgresql":
-        totals = (
-            rows.values_list("currency_id", "payer_code", "payee_code")
-            .annotate(total=Sum("amount"), count=Count("id"), total_usd=Sum("amount_usd"))
-            .order_by("currency_id", "payer_code", "payee_code")
-        )
-        pairs = [
-            _Pair(payer=payer, payee=payee, currency=currency, amount=total, count=count, amount_usd=total_usd)
-            for currency, payer, payee, total, count, total_usd in totals
-        ]
-    else:
-        sums: dict[tuple[str, str, str], list] = {}
-        with localcontext(_EXACT):
-            for currency, payer, payee, amount, amount_usd in rows.values_list(
-                "currency_id", "payer_code", "payee_code", "amount", "amount_usd"
-            ).iterator(chunk_size=_CHUNK):
-                entry = sums.get((currency, payer, payee))
-                if entry is None:
-                    sums[(currency, payer, payee)] = [amount, 1, amount_usd]
-                else:
-                    entry[0] += amount
-                    entry[1] += 1
-                    entry[2] += amount_usd
-        pairs = [
-            _Pair(payer=payer, payee=payee, currency=currency, amount=total, count=count, amount_usd=total_usd)
-            for (currency, payer, payee), (total, count, total_usd) in sorted(sums.items())
-        ]
+    sums: dict[tuple[str, str, str], list] = {}
+    with localcontext(_EXACT):
+        for currency, payer, payee, amount, amount_usd in rows.values_list(
+            "currency_id", "payer_code", "payee_code", "amount", "amount_usd"
+        ).iterator(chunk_size=_CHUNK):
+            entry = sums.get((currency, payer, payee))
+            if entry is None:
+                sums[(currency, payer, payee)] = [amount, 1, amount_usd]
+            else:
+                entry[0] += amount
+                entry[1] += 1
+                entry[2] += amount_usd
+    pairs = [
+        _Pair(payer=payer, payee=payee, currency=currency, amount=total, count=count, amount_usd=total_usd)
+        for (currency, payer, payee), (total, count, total_usd) in sorted(sums.items())
+    ]
     return claimed, pairs
 
 
