@@ -46,6 +46,9 @@ from settlement.services import (
 
 # status_reason of a payment queued without obligations because its payer's limit does not allow it yet.
 AWAITING_LIQUIDITY = "awaiting_liquidity"
+# At most this many waiting payments are looked at in one transaction; the rest wait for the next credit or the
+# periodic release task, so a long queue never makes a single payment slow.
+RELEASE_BATCH = 500
 # Ids per IN (...) list, under SQLite's host-parameter limit.
 _CHUNK = 2000
 
@@ -395,13 +398,17 @@ def _liquidity_admit(*, new: list[Payment], bank_ids: set[int], now: datetime) -
     RTGS queues do): one large payment cannot stop its bank's day.
     """
     directory = participant_directory()
-    banks = _waiting_closure(bank_ids | {p.sender_bank_id for p in new} | {p.receiver_bank_id for p in new})
+    # Only a bank whose net debit goes down (a payee of a new payment, or a bank asked to release) can have waiting
+    # payments that now fit; a payer's own debit only grows, so its queue is not read.
+    credited = set(bank_ids) | {p.receiver_bank_id for p in new if p.receiver_bank_id != p.sender_bank_id}
+    releasing = _waiting_closure(credited) if credited else set()
+    banks = releasing | {p.sender_bank_id for p in new} | {p.receiver_bank_id for p in new}
     book = bank_positions_lock(bank_ids=banks, now=now)
     queue = [
         payment
         for payment in Payment.objects.select_for_update()
-        .filter(awaiting_liquidity=True, sender_bank_id__in=banks)
-        .order_by("created_at", "id")
+        .filter(awaiting_liquidity=True, sender_bank_id__in=releasing)
+        .order_by("created_at", "id")[:RELEASE_BATCH]
         # A payment that started waiting after the banks were gathered, to a bank not locked, waits for the next
         # release of its payer.
         if payment.receiver_bank_id in book

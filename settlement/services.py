@@ -323,8 +323,14 @@ def bank_positions_save(*, book: PositionBook, now: datetime) -> list[dict]:
             )
         position.updated_at = now
         rows.append(position)
-    if rows:
-        BankPosition.objects.bulk_update(rows, ["debit_usd", "credit_usd", "alerted_threshold", "updated_at"])
+    for position in rows:
+        # The rows are locked; plain UPDATEs by key compile far cheaper than bulk_update's CASE for two rows.
+        BankPosition.objects.filter(pk=position.pk).update(
+            debit_usd=position.debit_usd,
+            credit_usd=position.credit_usd,
+            alerted_threshold=position.alerted_threshold,
+            updated_at=now,
+        )
     if alerts:
         event_record_many(events=[("settlement", "settlement.limit_alert", alert) for alert in alerts])
     return alerts
