@@ -6,46 +6,11 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-POSTGRES_UP = """
-CREATE OR REPLACE FUNCTION liquidity_poolmovement_append_only() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION 'pool movements are append-only: % is not allowed', TG_OP;
-END;
-$$ LANGUAGE plpgsql;
-CREATE TRIGGER liquidity_poolmovement_no_change BEFORE UPDATE OR DELETE ON liquidity_poolmovement
-    FOR EACH ROW EXECUTE FUNCTION liquidity_poolmovement_append_only();
-"""
-POSTGRES_DOWN = """
-DROP TRIGGER IF EXISTS liquidity_poolmovement_no_change ON liquidity_poolmovement;
-DROP FUNCTION IF EXISTS liquidity_poolmovement_append_only();
-"""
-SQLITE_UP = [
-    """CREATE TRIGGER liquidity_poolmovement_no_update BEFORE UPDATE ON liquidity_poolmovement
-       BEGIN SELECT RAISE(ABORT, 'pool movements are append-only: UPDATE is not allowed'); END""",
-    """CREATE TRIGGER liquidity_poolmovement_no_delete BEFORE DELETE ON liquidity_poolmovement
-       BEGIN SELECT RAISE(ABORT, 'pool movements are append-only: DELETE is not allowed'); END""",
-]
-SQLITE_DOWN = [
-    "DROP TRIGGER IF EXISTS liquidity_poolmovement_no_update",
-    "DROP TRIGGER IF EXISTS liquidity_poolmovement_no_delete",
-]
+from deltran.db import AppendOnly
 
-
-def append_only(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        # params=None: the function body's "%" is a PL/pgSQL placeholder, not a query parameter.
-        schema_editor.execute(POSTGRES_UP, params=None)
-    elif schema_editor.connection.vendor == "sqlite":
-        for statement in SQLITE_UP:
-            schema_editor.execute(statement)
-
-
-def not_append_only(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_DOWN)
-    elif schema_editor.connection.vendor == "sqlite":
-        for statement in SQLITE_DOWN:
-            schema_editor.execute(statement)
+POOL_LEDGER = AppendOnly("liquidity_poolmovement", "the pool ledger")
+# The statements tests use to suspend the triggers, as a DBA would.
+SQLITE_UP, SQLITE_DOWN = POOL_LEDGER.sqlite_up, POOL_LEDGER.sqlite_down
 
 
 class Migration(migrations.Migration):
@@ -99,5 +64,5 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['pool', '-id'], name='rebalance_pool_latest')],
             },
         ),
-        migrations.RunPython(append_only, not_append_only),
+        POOL_LEDGER.operation(),
     ]

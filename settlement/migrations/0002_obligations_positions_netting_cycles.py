@@ -4,47 +4,12 @@ import django.db.models.deletion
 from decimal import Decimal
 from django.db import migrations, models
 
+from deltran.db import AppendOnly
+
 # Ledger postings are append-only in the database itself, like the audit log (deltran 0002).
-POSTGRES_UP = """
-CREATE OR REPLACE FUNCTION settlement_ledger_append_only() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION 'ledger postings are append-only: % is not allowed', TG_OP;
-END;
-$$ LANGUAGE plpgsql;
-CREATE TRIGGER settlement_ledgerposting_append_only BEFORE UPDATE OR DELETE ON settlement_ledgerposting
-    FOR EACH ROW EXECUTE FUNCTION settlement_ledger_append_only();
-"""
-POSTGRES_DOWN = """
-DROP TRIGGER IF EXISTS settlement_ledgerposting_append_only ON settlement_ledgerposting;
-DROP FUNCTION IF EXISTS settlement_ledger_append_only();
-"""
-SQLITE_UP = [
-    """CREATE TRIGGER settlement_ledgerposting_no_update BEFORE UPDATE ON settlement_ledgerposting
-       BEGIN SELECT RAISE(ABORT, 'ledger postings are append-only: UPDATE is not allowed'); END""",
-    """CREATE TRIGGER settlement_ledgerposting_no_delete BEFORE DELETE ON settlement_ledgerposting
-       BEGIN SELECT RAISE(ABORT, 'ledger postings are append-only: DELETE is not allowed'); END""",
-]
-SQLITE_DOWN = [
-    "DROP TRIGGER IF EXISTS settlement_ledgerposting_no_update",
-    "DROP TRIGGER IF EXISTS settlement_ledgerposting_no_delete",
-]
-
-
-def append_only(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        # params=None: the function body's "%" is a PL/pgSQL placeholder, not a query parameter.
-        schema_editor.execute(POSTGRES_UP, params=None)
-    elif schema_editor.connection.vendor == "sqlite":
-        for statement in SQLITE_UP:
-            schema_editor.execute(statement)
-
-
-def append_only_undo(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_DOWN)
-    elif schema_editor.connection.vendor == "sqlite":
-        for statement in SQLITE_DOWN:
-            schema_editor.execute(statement)
+LEDGER = AppendOnly("settlement_ledgerposting", "the ledger")
+# The statements tests use to suspend the triggers, as a DBA would.
+SQLITE_UP, SQLITE_DOWN = LEDGER.sqlite_up, LEDGER.sqlite_down
 
 
 class Migration(migrations.Migration):
@@ -164,5 +129,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='obligation_amount_positive')],
             },
         ),
-        migrations.RunPython(append_only, append_only_undo),
+        LEDGER.operation(),
     ]
