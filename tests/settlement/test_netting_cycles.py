@@ -310,3 +310,14 @@ def test_settling_does_not_change_the_business_day_position(book):
 def test_cycle_timestamps_follow_the_clock(book):
     cycle = run(at=minutes(5) + timedelta(seconds=30))
     assert cycle.started_at == minutes(5) + timedelta(seconds=30)
+
+
+def test_a_payment_held_by_compliance_is_never_settled_by_a_cycle(book, operator):
+    held = pay(operator, debtor_name="Vostok Shadow Shipping LLC", amount="500.00")
+    assert held.status == PaymentStatus.COMPLIANCE_REVIEW
+    cycle = run()
+    assert cycle.status == CycleStatus.SETTLED
+    held.refresh_from_db()
+    assert held.status == PaymentStatus.COMPLIANCE_REVIEW and held.settled_at is None
+    assert not Obligation.objects.filter(payment=held).exists()
+    assert Payment.objects.get(pk=book["enbx_sbin"].pk).status == PaymentStatus.SETTLED
