@@ -4,11 +4,9 @@ Rebalances asked for at once apply one plan once; withdrawals racing for one bal
 whatever the interleaving, each currency's movements chain (every balance_after is the previous one plus amount).
 """
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connections
 
 from deltran.errors import DomainError
 from deltran.roles import OPERATOR
@@ -16,37 +14,12 @@ from liquidity.choices import MovementKind, RebalanceStatus, RebalanceTrigger
 from liquidity.models import LiquidityPool, PoolBalance, PoolMovement, Rebalance
 from liquidity.services import pool_movement_apply, pool_rebalance
 from payments.scenario import POOL
+from tests.concurrency import in_threads
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 D = Decimal
 MILLION = D(1_000_000)
-
-
-def in_threads(count: int, work) -> list:
-    """Run work(i) in ``count`` threads released together; return their results (a DomainError's code counts)."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def target(i):
-        try:
-            barrier.wait(timeout=30)
-            results[i] = work(i)
-        except DomainError as exc:
-            results[i] = exc.code
-        except BaseException as exc:  # noqa: BLE001 - reported to the test below
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    errors = [r for r in results if isinstance(r, BaseException)]
-    assert not errors, errors
-    return results
 
 
 def set_pool(**available_millions) -> None:
@@ -68,7 +41,11 @@ def assert_movements_chain() -> None:
 
 def test_rebalances_asked_for_at_once_apply_the_plan_once(scenario, users):
     set_pool(USD=2000, EUR=150, GBP=100)
-    results = in_threads(4, lambda i: pool_rebalance(trigger=RebalanceTrigger.OPERATOR, actor=users[OPERATOR]).status)
+    results = in_threads(
+        4,
+        lambda i: pool_rebalance(trigger=RebalanceTrigger.OPERATOR, actor=users[OPERATOR]).status,
+        expected=(DomainError,),
+    )
     assert sorted(results) == [RebalanceStatus.APPLIED] + [RebalanceStatus.NOOP] * 3
     balances = dict(PoolBalance.objects.values_list("currency_id", "available"))
     assert (balances["USD"], balances["EUR"], balances["GBP"]) == (D("1827927172.57"), 250 * MILLION, 150 * MILLION)
@@ -87,6 +64,7 @@ def test_withdrawals_racing_for_one_balance_never_take_it_below_zero(scenario):
                 pool=pool, currency="GBP", amount=D("-30.00"), kind=MovementKind.FX_LEG_OUT, reference=f"t{i}"
             ).balance_after
         ),
+        expected=(DomainError,),
     )
     refused = [r for r in results if r == "pool_balance_insufficient"]
     paid = sorted((r for r in results if r not in refused), reverse=True)
@@ -106,7 +84,7 @@ def test_a_rebalance_and_fx_legs_at_once_keep_every_movement_chained(scenario):
         kind, amount = (MovementKind.FX_LEG_IN, D("1000.00")) if i % 2 else (MovementKind.FX_LEG_OUT, D("-400.00"))
         return pool_movement_apply(pool=pool, currency="EUR" if i % 3 else "USD", amount=amount, kind=kind).pk
 
-    in_threads(9, work)
+    in_threads(9, work, expected=(DomainError,))
     assert Rebalance.objects.get().status == RebalanceStatus.APPLIED
     assert PoolMovement.objects.count() == 8 + 2
     assert_movements_chain()

@@ -211,3 +211,13 @@ def test_export_has_header_amounts_in_minor_units_and_names(operator_client, boo
             "Settled At": "",
         }
     ]
+
+
+def test_the_list_page_pages_with_its_filters_kept(client, users, scenario):
+    for i in range(51):
+        make_payment(remittance_info=f"page {i}")
+    client.force_login(users["Operator"])
+    first = client.get("/payments/?currency=USD").content.decode()
+    assert 'href="?currency=USD&amp;page=2" rel="next">Next →' in first
+    second = client.get("/payments/?currency=USD&page=2").content.decode()
+    assert 'href="?currency=USD&amp;page=1" rel="prev">← Previous' in second and "Page 2 of 2" in second

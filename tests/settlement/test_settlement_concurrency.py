@@ -4,14 +4,12 @@ Approvals against one bank's limit never pass it and lose nothing; two netting c
 the same obligation or move a balance twice.
 """
 
-import threading
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 import time_machine
-from django.db import connections
 
 from deltran.roles import OPERATOR
 from payments.choices import PaymentStatus
@@ -20,35 +18,12 @@ from payments.services import PaymentInstruction, payment_initiate
 from settlement.choices import CycleStatus, CycleTrigger, ObligationStatus
 from settlement.models import BankPosition, CyclePosition, LedgerPosting, NettingCycle, Obligation
 from settlement.services import netting_cycle_run
+from tests.concurrency import in_threads
 from tests.settlement.factories import ENBX, HABB, LUMI, SBIN, WEDNESDAY, balances, minutes, pay, set_limit
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 D = Decimal
-
-
-def in_threads(count: int, work) -> list:
-    """Run work(i) in ``count`` threads released together; return results (or the exceptions raised)."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def target(i):
-        try:
-            barrier.wait(timeout=30)
-            results[i] = work(i)
-        except BaseException as exc:  # noqa: BLE001 - reported to the test below
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    errors = [r for r in results if isinstance(r, BaseException)]
-    assert not errors, errors
-    return results
 
 
 def test_concurrent_approvals_never_pass_the_limit_and_lose_nothing(scenario, users):
