@@ -71,3 +71,67 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}:{self.key}"
+
+
+class DeadLetter(models.Model):
+    """A Celery task that kept failing after its retries: what it was, why it failed, and what became of it.
+
+    Written by the worker (`deltran.tasks_base`); operators see it at /operations/dead-letters/ and re-enqueue it.
+    One open row per task signature: a task that fails again updates its row (attempts, last failure).
+    """
+
+    class Status(models.TextChoices):
+        DEAD = "dead", "Dead"
+        RETRYING = "retrying", "Retrying"
+        RESOLVED = "resolved", "Resolved"
+
+    task_name = models.CharField(max_length=200, db_index=True)
+    signature_hash = models.CharField(max_length=64, help_text="sha256 of the task name, args and kwargs.")
+    args = models.JSONField(default=list)
+    kwargs = models.JSONField(default=dict)
+    task_id = models.CharField(max_length=255, help_text="The Celery id of the last failed run.")
+    exception_type = models.CharField(max_length=200)
+    exception = models.TextField()
+    traceback = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(help_text="Runs that failed, retries included.")
+    operator_retries = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DEAD)
+    first_failed_at = models.DateTimeField()
+    last_failed_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_failed_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "-last_failed_at"], name="dead_letter_status_idx"),
+            models.Index(fields=["signature_hash", "status"], name="dead_letter_signature_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.task_name} ({self.status})"
+
+
+class PeriodicTaskState(models.Model):
+    """One row per periodic task: its last runs (read by /health) and, on SQLite, its no-overlap lease."""
+
+    name = models.CharField(max_length=200, unique=True)
+    # SQLite has no advisory locks: a run holds the task by setting this lease (a conditional UPDATE).
+    locked_until = models.DateTimeField(null=True, blank=True)
+    locked_by = models.CharField(max_length=255, blank=True)
+    last_started_at = models.DateTimeField(null=True, blank=True)
+    last_finished_at = models.DateTimeField(null=True, blank=True)
+    last_succeeded_at = models.DateTimeField(null=True, blank=True)
+    last_failed_at = models.DateTimeField(null=True, blank=True)
+    last_skipped_at = models.DateTimeField(
+        null=True, blank=True, help_text="The last time a run was skipped because the previous one still ran."
+    )
+    last_duration_seconds = models.FloatField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    run_count = models.PositiveBigIntegerField(default=0)
+    skip_count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
