@@ -7,12 +7,14 @@ written in one transaction. The liquidity check needs row locks, so it is a
 persist-time stage (PERSIST_STAGES) inside that transaction.
 """
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import CharField, Count, DateTimeField, IntegerField, Q, Sum, Value
 from django.utils import timezone
@@ -24,8 +26,9 @@ from compliance.models import ReviewCase, ScreeningCheck
 from compliance.selectors import compliance_settings, risk_rules
 from compliance.services import ScreeningRecord, review_needed, risk_evaluate, screening_evaluate, screening_record_many
 from deltran.audit import AuditItem, audit_record, audit_record_many
-from deltran.errors import DomainError, ValidationFailed
+from deltran.errors import Conflict, DomainError, IdempotencyConflict, ValidationFailed, field_error
 from deltran.events import event_record_many
+from deltran.models import IdempotencyRecord
 from deltran.money import MAX_AMOUNT, decimal_places
 from fxrates.engines.fx import NoRate, UnknownCurrency, convert
 from fxrates.selectors import current_rate_table
@@ -96,6 +99,9 @@ class PipelineRun:
     # A stage that stops the pipeline (compliance review) sets this; later stages do not run.
     halted: bool = False
     timeline_rows: list = field(default_factory=list)
+    # A batch reads its debtors' recent activity once and keeps it here, adding each payment it screens, so the
+    # velocity rules see the batch's earlier payments too: debtor name -> [count, USD total, near-threshold count].
+    activity: dict[str, list] | None = None
     screening_check: object | None = None
     errors: dict[str, list[dict]] = field(default_factory=dict)
 
@@ -229,10 +235,40 @@ def stage_fx(run: PipelineRun) -> None:
     )
 
 
-def _debtor_activity(run: PipelineRun) -> tuple[int, Decimal, int]:
-    """The debtor's payments in the velocity window: count, USD total, and how many sat just below the threshold."""
+def _debtors_activity(names: set[str], now: datetime) -> dict[str, list]:
+    """Recent activity of many debtors in one query: name -> [count, USD total, near-threshold count]."""
     window = timedelta(hours=compliance_settings().velocity_window_hours)
     low, high = structuring_band(risk_rules())
+    found = {name: [0, Decimal(0), 0] for name in names}
+    ordered = sorted(names)
+    for start in range(0, len(ordered), _CHUNK):
+        rows = (
+            Payment.objects.filter(
+                debtor_name__in=ordered[start : start + _CHUNK], created_at__gte=now - window, created_at__lte=now
+            )
+            .order_by()
+            .values("debtor_name")
+            .annotate(
+                count=Count("id"),
+                total=Sum("amount_usd"),
+                near=Count("id", filter=Q(amount_usd__gte=low, amount_usd__lt=high)),
+            )
+        )
+        for row in rows:
+            found[row["debtor_name"]] = [row["count"], row["total"] or Decimal(0), row["near"]]
+    return found
+
+
+def _debtor_activity(run: PipelineRun) -> tuple[int, Decimal, int]:
+    """The debtor's payments in the velocity window: count, USD total, and how many sat just below the threshold."""
+    low, high = structuring_band(risk_rules())
+    in_band = 1 if low <= run.payment.amount_usd < high else 0
+    if run.activity is not None:
+        seen = run.activity.setdefault(run.payment.debtor_name, [0, Decimal(0), 0])
+        count, total, near = seen
+        seen[0], seen[1], seen[2] = count + 1, total + run.payment.amount_usd, near + in_band
+        return count, total, near + in_band
+    window = timedelta(hours=compliance_settings().velocity_window_hours)
     activity = Payment.objects.filter(
         debtor_name=run.payment.debtor_name, created_at__gte=run.now - window, created_at__lte=run.now
     ).aggregate(
@@ -240,8 +276,7 @@ def _debtor_activity(run: PipelineRun) -> tuple[int, Decimal, int]:
         total=Sum("amount_usd"),
         near=Count("id", filter=Q(amount_usd__gte=low, amount_usd__lt=high)),
     )
-    near = activity["near"] + (1 if low <= run.payment.amount_usd < high else 0)
-    return activity["count"], activity["total"] or Decimal(0), near
+    return activity["count"], activity["total"] or Decimal(0), activity["near"] + in_band
 
 
 def stage_screen(run: PipelineRun) -> None:
@@ -664,6 +699,181 @@ def payment_initiate(
     with transaction.atomic(savepoint=False):
         _persist([run])
     return InitiatedPayment(payment=run.payment, timeline=run.timeline_rows, screening=run.screening_check)
+
+
+# --- Batch intake -------------------------------------------------------------
+#
+# JSON batches and ISO 20022 messages carry thousands of payments. Each runs the same stages as a single
+# payment, in memory; they are written in chunks, one transaction per chunk, so a batch costs a few statements
+# per thousand payments instead of a transaction each. One invalid item rejects only itself.
+
+BATCH_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One payment of a batch. ``idempotency_key`` (scoped to the sender bank) needs the item's ``fingerprint``:
+    a hash of what was asked (deltran.idempotency.request_fingerprint of the item), compared on repeats."""
+
+    instruction: PaymentInstruction
+    idempotency_key: str = ""
+    fingerprint: str = ""
+
+
+@dataclass
+class BatchOutcome:
+    """What became of one item: a payment (``replayed`` when its key was seen before with the same content), or
+    the error that rejected it (ValidationFailed with field details, or IdempotencyConflict)."""
+
+    payment: Payment | None = None
+    replayed: bool = False
+    error: DomainError | None = None
+
+
+def batch_item_body(payment: Payment) -> dict:
+    """The response stored for an item's idempotency key, and what a repeat of it is answered with."""
+    return {"id": str(payment.id), "payment_reference": payment.payment_reference, "status": payment.status}
+
+
+def _key_conflict(message: str) -> IdempotencyConflict:
+    return IdempotencyConflict(
+        message, fields=field_error("idempotency_key", "idempotency_conflict", "The key belongs to another payment.")
+    )
+
+
+def _idempotency_claim(rows: list[tuple[str, str, str, dict]], now: datetime) -> set[tuple[str, str]]:
+    """Insert (scope, key, fingerprint, body) records unless the key exists; the (scope, key) pairs inserted.
+
+    ON CONFLICT DO NOTHING waits for a concurrent transaction holding the same key and then skips it, so of two
+    batches carrying one key exactly one records a payment for it.
+    """
+    if not rows:
+        return set()
+    table = connection.ops.quote_name(IdempotencyRecord._meta.db_table)
+    claimed: set[tuple[str, str]] = set()
+    per_statement = 150  # 6 parameters a row, under SQLite's host-parameter limit
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+            params = []
+            for scope, key, fingerprint, body in chunk:
+                params += [scope, key, fingerprint, 201, json.dumps(body, cls=DjangoJSONEncoder), now]
+            cursor.execute(
+                f"INSERT INTO {table} (scope, key, request_hash, response_status, response_body, created_at) "
+                f"VALUES {values} ON CONFLICT (scope, key) DO NOTHING RETURNING scope, key",
+                params,
+            )
+            claimed.update((scope, key) for scope, key in cursor.fetchall())
+    return claimed
+
+
+def _idempotency_replays(items: list[BatchItem], indexes: list[int], outcomes: list[BatchOutcome | None]) -> None:
+    """Answer the items whose keys were recorded before: the earlier payment, or a conflict for other content."""
+    wanted = {(items[i].instruction.sender_bic, items[i].idempotency_key) for i in indexes}
+    records = {}
+    keys_by_scope: dict[str, list[str]] = {}
+    for scope, key in wanted:
+        keys_by_scope.setdefault(scope, []).append(key)
+    for scope, keys in keys_by_scope.items():
+        for start in range(0, len(keys), _CHUNK):
+            for record in IdempotencyRecord.objects.filter(scope=scope, key__in=keys[start : start + _CHUNK]):
+                records[(record.scope, record.key)] = record
+    payment_ids = {
+        record.response_body.get("id") for record in records.values() if isinstance(record.response_body, dict)
+    }
+    payments = Payment.objects.in_bulk([pid for pid in payment_ids if pid]) if payment_ids else {}
+    for i in indexes:
+        item = items[i]
+        record = records.get((item.instruction.sender_bic, item.idempotency_key))
+        if record is None:
+            # Claimed by a transaction that rolled back after we looked: the caller may send it again.
+            outcomes[i] = BatchOutcome(
+                error=Conflict(f"Idempotency key {item.idempotency_key!r} is in use by another request; retry.")
+            )
+            continue
+        if record.request_hash != item.fingerprint:
+            outcomes[i] = BatchOutcome(
+                error=_key_conflict(f"Idempotency key {item.idempotency_key!r} was already used for other content.")
+            )
+            continue
+        body = record.response_body if isinstance(record.response_body, dict) else {}
+        payment = payments.get(uuid.UUID(body["id"])) if body.get("id") else None
+        outcomes[i] = BatchOutcome(payment=payment, replayed=True)
+
+
+def payments_initiate_many(*, actor, items: list[BatchItem], channel: str) -> list[BatchOutcome]:
+    """Validate and record many payments through the pipeline; one outcome per item, in order.
+
+    Items are written in chunks of BATCH_CHUNK, one transaction each (inside a caller's transaction they become
+    part of it). An item whose idempotency key was recorded before (by an earlier request or earlier in this
+    batch) is answered with that payment, or refused when its content differs.
+    """
+    now = timezone.now()
+    directory = participant_directory()
+    outcomes: list[BatchOutcome | None] = [None] * len(items)
+    activity = _debtors_activity({item.instruction.debtor_name for item in items}, now)
+    runs: list[tuple[int, PipelineRun]] = []
+    seen: dict[tuple[str, str], int] = {}
+    later_repeats: list[int] = []
+    for i, item in enumerate(items):
+        key = item.idempotency_key
+        if key:
+            scope_key = (item.instruction.sender_bic, key)
+            if scope_key in seen:
+                later_repeats.append(i)
+                continue
+            seen[scope_key] = i
+        run = PipelineRun(
+            instruction=item.instruction,
+            actor=actor,
+            channel=channel,
+            idempotency_key=key,
+            now=now,
+            directory=directory,
+            activity=activity,
+        )
+        try:
+            _run_pipeline(run)
+        except ValidationFailed as exc:
+            outcomes[i] = BatchOutcome(error=exc)
+            continue
+        runs.append((i, run))
+    for start in range(0, len(runs), BATCH_CHUNK):
+        chunk = runs[start : start + BATCH_CHUNK]
+        with transaction.atomic():
+            keyed = [(i, run) for i, run in chunk if run.idempotency_key]
+            claimed = _idempotency_claim(
+                [
+                    (run.payment.sender_bic, run.idempotency_key, items[i].fingerprint, batch_item_body(run.payment))
+                    for i, run in keyed
+                ],
+                now,
+            )
+            fresh = [
+                (i, run)
+                for i, run in chunk
+                if not run.idempotency_key or (run.payment.sender_bic, run.idempotency_key) in claimed
+            ]
+            taken = [i for i, run in keyed if (run.payment.sender_bic, run.idempotency_key) not in claimed]
+            if fresh:
+                _persist([run for _, run in fresh])
+        for i, run in fresh:
+            outcomes[i] = BatchOutcome(payment=run.payment)
+        if taken:
+            _idempotency_replays(items, taken, outcomes)
+    for i in later_repeats:
+        item = items[i]
+        first = outcomes[seen[(item.instruction.sender_bic, item.idempotency_key)]]
+        if items[seen[(item.instruction.sender_bic, item.idempotency_key)]].fingerprint != item.fingerprint:
+            outcomes[i] = BatchOutcome(
+                error=_key_conflict(
+                    f"Idempotency key {item.idempotency_key!r} is used twice in this batch for different content."
+                )
+            )
+        else:
+            outcomes[i] = BatchOutcome(payment=first.payment, replayed=first.payment is not None, error=first.error)
+    return outcomes
 
 
 def payment_review_decided(*, case: ReviewCase, decision: str, officer, reason: str) -> Payment:
