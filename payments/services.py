@@ -625,8 +625,11 @@ def _persist(runs: list[PipelineRun]) -> None:
             for from_status, to_status, reason in run.transitions
         ]
     )
+    by_payment: dict[uuid.UUID, list[PaymentTransition]] = {}
+    for row in timeline:
+        by_payment.setdefault(row.payment_id, []).append(row)
     for run in runs:
-        run.timeline_rows = [row for row in timeline if row.payment_id == run.payment.id]
+        run.timeline_rows = by_payment.get(run.payment.id, [])
     screened = [run for run in runs if run.screening is not None]
     checks = screening_record_many(
         records=[
