@@ -31,6 +31,13 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "liquidity.operate": frozenset({ADMIN, OPERATOR}),
     "settlement.view": EVERYONE,
     "settlement.run": frozenset({ADMIN, OPERATOR}),
+    # Operations: health details, Prometheus metrics, dead letters (see and retry).
+    "operations.view": frozenset({ADMIN, OPERATOR}),
+    "operations.retry": frozenset({ADMIN, OPERATOR}),
+    # The audit log viewer, its CSV export and the chain verification.
+    "audit.view": frozenset({ADMIN, AUDITOR}),
+    # The suspicious-activity report (regulatory).
+    "compliance.report": frozenset({ADMIN, COMPLIANCE_OFFICER, AUDITOR}),
 }
 
 
