@@ -112,3 +112,112 @@ class PaymentTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.payment_id}: {self.from_status or '-'} → {self.to_status}"
+
+
+# --- Metrics: counters rolled up from the timeline (payments/metrics.py), never from a scan of the payments ---
+
+
+class MetricsRollupState(models.Model):
+    """How far the metrics rollup has read the timeline: every transition id up to ``last_transition_id`` is
+    counted except the ``gaps`` (id ranges not yet visible: transactions still open, or rolled back), which are
+    looked at again until they expire."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    last_transition_id = models.BigIntegerField(default=0)
+    # [[first_id, last_id, expires_at_epoch_seconds], ...]
+    gaps = models.JSONField(default=list)
+    updated_at = models.DateTimeField()
+    # The last metrics_update event: {"at": epoch seconds, "tps": payments/s it showed}.
+    published = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.last_transition_id}"
+
+
+class PaymentStatusCount(models.Model):
+    """How many payments are in each status now, per currency."""
+
+    status = models.CharField(max_length=20, choices=PaymentStatus.choices)
+    currency = models.CharField(max_length=3)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["status", "currency"], name="payment_status_count_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.currency}: {self.count}"
+
+
+class PaymentSecondStat(models.Model):
+    """Payments received and settled per second (kept for an hour): the payments/s figure and its moving chart."""
+
+    second = models.DateTimeField(primary_key=True)
+    received = models.IntegerField(default=0)
+    settled = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.second:%H:%M:%S} +{self.received} ✓{self.settled}"
+
+
+class PaymentMinuteStat(models.Model):
+    """Steps per minute, currency and status reached (kept for two days).
+
+    ``status`` is the status a payment moved to: ``initiated`` counts payments received, ``settled`` payments
+    settled (with the seconds they took since they were received), and so on.
+    """
+
+    minute = models.DateTimeField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20, choices=PaymentStatus.choices)
+    count = models.BigIntegerField(default=0)
+    volume = models.DecimalField(max_digits=32, decimal_places=4, default=0)
+    volume_usd = models.DecimalField(max_digits=32, decimal_places=2, default=0)
+    processing_seconds = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["minute", "currency", "status"], name="payment_minute_stat_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.minute:%Y-%m-%d %H:%M} {self.currency} {self.status}: {self.count}"
+
+
+class PaymentDayStat(models.Model):
+    """Steps per UTC day, sending bank, currency and status reached (kept): daily charts and per-bank activity."""
+
+    day = models.DateField()
+    sender_bic = models.CharField(max_length=11)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20, choices=PaymentStatus.choices)
+    count = models.BigIntegerField(default=0)
+    volume = models.DecimalField(max_digits=32, decimal_places=4, default=0)
+    volume_usd = models.DecimalField(max_digits=32, decimal_places=2, default=0)
+    processing_seconds = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "sender_bic", "currency", "status"], name="payment_day_stat_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.sender_bic} {self.currency} {self.status}: {self.count}"
+
+
+class PaymentProcessingBucket(models.Model):
+    """The processing-time histogram (received → settled), cumulative since the first rollup: Prometheus reads it.
+
+    ``le`` is the bucket's upper bound in seconds (the +Inf bucket is stored as -1); ``sum_seconds`` is kept on
+    the +Inf row.
+    """
+
+    le = models.FloatField(primary_key=True)
+    count = models.BigIntegerField(default=0)
+    sum_seconds = models.FloatField(default=0)
+
+    def __str__(self) -> str:
+        return f"le={self.le}: {self.count}"
