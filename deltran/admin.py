@@ -1,8 +1,8 @@
-"""Admin views of platform records: read-only, since the audit log is append-only."""
+"""Admin views of platform records: the audit log (read-only, it is append-only) and the API clients."""
 
 from django.contrib import admin
 
-from deltran.models import AuditEntry
+from deltran.models import ApiClient, AuditEntry
 
 
 @admin.register(AuditEntry)
@@ -20,3 +20,12 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):
+    list_display = ("name", "bank_bic", "user", "rate_limit_per_minute", "allowed_networks", "is_active", "updated_at")
+    list_filter = ("is_active",)
+    search_fields = ("name", "bank_bic", "user__username")
+    autocomplete_fields = ("user",)
+    readonly_fields = ("created_at", "updated_at")

@@ -1,6 +1,9 @@
-"""Platform records shared by every app: the audit chain, the event outbox, idempotency keys."""
+"""Platform records shared by every app: the audit chain, the event outbox, idempotency keys, API clients."""
+
+from ipaddress import IPv4Network, IPv6Network, ip_network
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -132,6 +135,58 @@ class PeriodicTaskState(models.Model):
 
     class Meta:
         ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """An allow-list as networks: addresses or CIDRs separated by commas, spaces or lines (a bare address is /32)."""
+    networks = []
+    for item in text.replace(",", " ").split():
+        try:
+            networks.append(ip_network(item, strict=False))
+        except ValueError as exc:
+            raise ValueError(f"{item!r} is not an IP address or CIDR network.") from exc
+    return tuple(networks)
+
+
+def validate_networks(text: str) -> None:
+    try:
+        parse_networks(text)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+class ApiClient(models.Model):
+    """A bank's integration: the login it uses, its rate limit and the networks it may call from.
+
+    Read on every API request through `deltran.clients.api_client_policies` (cached per process, cleared on save).
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    bank_bic = models.CharField(max_length=11, blank=True, help_text="The owning bank's BIC, if it is a bank's.")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_client",
+        help_text="The login the integration authenticates as; its requests count against this client.",
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        default=100, help_text="Requests allowed per minute (fixed one-minute windows); 429 beyond."
+    )
+    allowed_networks = models.TextField(
+        blank=True,
+        validators=[validate_networks],
+        help_text="IP addresses or CIDR networks, one per line or comma-separated; empty allows any address.",
+    )
+    is_active = models.BooleanField(default=True, help_text="An inactive client falls back to the per-user default.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "API client"
 
     def __str__(self) -> str:
         return self.name

@@ -9,8 +9,10 @@ import os
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from corsheaders.defaults import default_headers as cors_default_headers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("DELTRAN_VAR_DIR", BASE_DIR / "var"))
@@ -52,6 +54,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "corsheaders",
+    "csp",
     "deltran",
     "fxrates",
     "settlement",
@@ -61,7 +65,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost pair: request counts and latencies for /metrics (django-prometheus).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # First: the request id is on every response and on every log line below it (deltran/requestid.py).
+    "deltran.requestid.RequestIdMiddleware",
+    # Before anything that can answer (WhiteNoise, CommonMiddleware): preflights and CORS headers on every answer.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -138,6 +149,21 @@ else:
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
         "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
+    }
+
+# Request-rate counters (deltran/ratelimit.py) must be shared by every web process: Redis when configured, else a
+# file cache under var/ that the processes of `make run` share.
+if REDIS_URL:
+    CACHES["ratelimit"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "deltran",
+    }
+else:
+    CACHES["ratelimit"] = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "cache" / "ratelimit"),
+        "OPTIONS": {"MAX_ENTRIES": 10000},
     }
 
 CELERY_TASK_IGNORE_RESULT = True
@@ -250,16 +276,91 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- API edge: rate limits and API clients (deltran/ratelimit.py, deltran/clients.py) ------
+
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["deltran.ratelimit.ApiRateLimit"]
+# How many proxies in front of the web processes append to X-Forwarded-For; 0 means REMOTE_ADDR is the caller.
+REST_FRAMEWORK["NUM_PROXIES"] = int(os.environ.get("TRUSTED_PROXIES", 0))
+RATE_LIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
+# Requests per minute for a user without an API client (an API client carries its own limit), and per address for
+# anonymous callers.
+RATE_LIMIT_PER_MINUTE = int(os.environ.get("RATE_LIMIT_PER_MINUTE", 100))
+RATE_LIMIT_ANON_PER_MINUTE = int(os.environ.get("RATE_LIMIT_ANON_PER_MINUTE", 100))
+RATE_LIMIT_CACHE = "ratelimit"
+RATE_LIMIT_KEY_PREFIX = "rl"
+
 # Idempotency keys are kept this long, then pruned by a periodic task.
 IDEMPOTENCY_RETENTION = timedelta(hours=int(os.environ.get("IDEMPOTENCY_RETENTION_HOURS", 72)))
 
 # The WebSocket server (Daphne) address the pages connect to; see DESIGN.md, "Serving".
 WEBSOCKET_URL = os.environ.get("WEBSOCKET_URL", "ws://127.0.0.1:8001/api/v1/ws")
 
+# --- Security headers, content security policy, CORS ----------------------------------
+
+# Behind a proxy that terminates TLS (TLS_PROXY=1), sets X-Forwarded-Proto and strips it from what clients send,
+# requests that came over https count as secure: HSTS is sent on them (Django sends it on secure requests only),
+# cookies are marked secure, and SECURE_SSL_REDIRECT=1 sends plain http to https.
+TLS_PROXY = env_bool("TLS_PROXY", False)
+if TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 365 * 24 * 3600))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", TLS_PROXY)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Pages load only this origin's static files (no inline script or style; the API docs page relaxes this for
+# Redoc, deltran/urls.py) and open their WebSocket on the Daphne origin.
+_ws = urlsplit(WEBSOCKET_URL)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'", *([f"{_ws.scheme}://{_ws.netloc}"] if _ws.netloc else [])],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# Browsers on these origins (comma-separated, e.g. https://portal.bank.example) may call the API; none by default.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = (*cors_default_headers, "idempotency-key", "x-request-id")
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "Idempotent-Replayed"]
+
+# Every line carries the request id and the user (deltran/requestid.py); LOG_FORMAT=json writes one JSON object a
+# line (the default in production, i.e. with DATABASE_URL set), LOG_FORMAT=text a readable line (the embedded default).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if DATABASE_URL else "text").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_context": {"()": "deltran.requestid.RequestContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "{levelname}{name}{message}{request_id}{user}",
+            "style": "{",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
+        },
+        "text": {"format": "%(asctime)s %(levelname)s [%(request_id)s %(user)s] %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_context"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

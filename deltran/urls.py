@@ -1,5 +1,6 @@
 """Root URLs: the API under /api/v1/, the pages, the admin, the OpenAPI schema and its docs."""
 
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -9,13 +10,24 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 from deltran import auth_api
 from deltran.errors import json_or_page
 
+# Redoc needs inline styles, its inline init script and a blob: worker for search (see
+# templates/drf_spectacular/redoc.html): the docs page alone gets them.
+REDOC_CSP = csp_update(
+    {
+        "script-src": ["'unsafe-inline'", "blob:"],
+        "style-src": ["'unsafe-inline'"],
+        "worker-src": ["'self'", "blob:"],
+        "font-src": ["data:"],
+    }
+)
+
 api_v1 = [
     path("auth/login", auth_api.LoginView.as_view(), name="auth-login"),
     path("auth/refresh", auth_api.RefreshView.as_view(), name="auth-refresh"),
     path("auth/logout", auth_api.LogoutView.as_view(), name="auth-logout"),
     path("auth/me", auth_api.MeView.as_view(), name="auth-me"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", REDOC_CSP(SpectacularRedocView.as_view(url_name="api-schema")), name="api-docs"),
     path("", include("payments.api.urls")),
     path("", include("settlement.api.urls")),
     path("", include("fxrates.api.urls")),

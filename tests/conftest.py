@@ -14,6 +14,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from compliance.selectors import compliance_settings, risk_rules, screening_index_clear
 from deltran.accounts import user_ensure
+from deltran.clients import api_client_policies
 from deltran.roles import ADMIN, AUDITOR, COMPLIANCE_OFFICER, OPERATOR, VIEWER
 from fxrates.selectors import fx_cache_clear
 from payments.scenario import scenario_load
@@ -43,11 +44,14 @@ def clear_process_caches() -> None:
     screening_index_clear()
     risk_rules.clear()
     compliance_settings.clear()
+    api_client_policies.clear()
 
 
 @pytest.fixture(autouse=True)
 def _fast_passwords_and_fresh_caches(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Counters outlive a test (shared cache); tests of the limits turn them on (tests/deltran/test_ratelimit.py).
+    settings.RATE_LIMIT_ENABLED = False
     clear_process_caches()
     yield
     clear_process_caches()
