@@ -238,6 +238,12 @@ STORAGES = {
 
 # Bodies larger than this are refused before they are parsed (bytes).
 API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", 64 * 1024))
+# Bulk intake (issue 6): a pacs.008 message, an MT103 or a JSON batch may be larger than a single payment's body.
+ISO20022_MAX_MESSAGE_BYTES = int(os.environ.get("ISO20022_MAX_MESSAGE_BYTES", 16 * 1024 * 1024))
+BATCH_MAX_BODY_BYTES = int(os.environ.get("BATCH_MAX_BODY_BYTES", 16 * 1024 * 1024))
+BATCH_MAX_ITEMS = 10_000
+# Official ISO 20022 XSDs (<dir>/pacs.008/pacs.008.001.08.xsd, ...); when set, messages are validated against them.
+ISO20022_XSD_DIR = os.environ.get("ISO20022_XSD_DIR", "")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
 
 REST_FRAMEWORK = {

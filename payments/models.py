@@ -221,3 +221,45 @@ class PaymentProcessingBucket(models.Model):
 
     def __str__(self) -> str:
         return f"le={self.le}: {self.count}"
+
+
+class InboundMessage(models.Model):
+    """A message as a bank sent it (pacs.008, MT103, JSON batch), kept byte for byte beside the payments it made."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    # pacs.008.001.08, MT103, application/json
+    message_type = models.CharField(max_length=35)
+    # GrpHdr/MsgId, field 20, or empty for a JSON batch.
+    message_id = models.CharField(max_length=35, blank=True)
+    content = models.TextField()
+    transactions = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["message_id"], name="inbound_message_msgid_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.message_type} {self.message_id or self.id}"
+
+
+class InboundMessagePayment(models.Model):
+    """Which payment a message produced, and from which of its transactions (0-based position)."""
+
+    message = models.ForeignKey(InboundMessage, on_delete=models.CASCADE, related_name="payments", db_index=False)
+    payment = models.OneToOneField(Payment, on_delete=models.CASCADE, related_name="inbound_message")
+    position = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "position"], name="inbound_message_position_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id}#{self.position} → {self.payment_id}"
