@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from compliance.choices import CaseStatus, Decision, MatchLevel
 from compliance.models import CaseDecision, ReviewCase
+from deltran.filters import DateOrDateTimeFilter
 
 ORDERINGS = {
     "priority": ("-definite_hit", "-priority", "opened_at"),
@@ -75,3 +76,28 @@ class DecisionFilter(django_filters.FilterSet):
     class Meta:
         model = CaseDecision
         fields: list[str] = []
+
+
+class SuspiciousActivityFilter(django_filters.FilterSet):
+    """The suspicious-activity report: payments held for review in a date range (required), by case outcome."""
+
+    date_from = DateOrDateTimeFilter(field_name="opened_at", required=True, label="From")
+    date_to = DateOrDateTimeFilter(field_name="opened_at", upper=True, required=True, label="To")
+    status = django_filters.MultipleChoiceFilter(choices=CaseStatus.choices, distinct=False, label="Case status")
+
+    class Meta:
+        model = ReviewCase
+        fields: list[str] = []
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        if valid:
+            start, end = self.form.cleaned_data.get("date_from"), self.form.cleaned_data.get("date_to")
+            if start and end and _as_date(start) > _as_date(end):
+                self.form.add_error("date_to", "The end of the range is before its start.")
+                return False
+        return valid
+
+
+def _as_date(value):
+    return value.date() if hasattr(value, "date") else value

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from compliance.api import views
+from compliance.api import reports, views
 
 urlpatterns = [
     path("compliance/cases", views.CaseListView.as_view(), name="case-list"),
@@ -11,4 +11,14 @@ urlpatterns = [
     path("compliance/cases/<int:case_id>/assign", views.CaseAssignView.as_view(), name="case-assign"),
     path("compliance/matches/<int:match_id>/whitelist", views.MatchWhitelistView.as_view(), name="match-whitelist"),
     path("export/compliance/decisions", views.DecisionExportView.as_view(), name="decision-export"),
+    path(
+        "compliance/reports/suspicious-activity",
+        reports.SuspiciousActivityView.as_view(),
+        name="suspicious-activity-report",
+    ),
+    path(
+        "export/compliance/suspicious-activity",
+        reports.SuspiciousActivityExportView.as_view(),
+        name="suspicious-activity-export",
+    ),
 ]
