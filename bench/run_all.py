@@ -109,6 +109,33 @@ def settlement_db_rows(r: dict) -> list[Row]:
     return rows
 
 
+def intake_batch_rows(r: dict) -> list[Row]:
+    rows = []
+    raw = r["raw"]["rows_per_s"]
+    for kind, label in (("pacs008", "pacs.008 messages"), ("json_batch", "JSON batches")):
+        x = r["results"].get(kind)
+        if x is None:
+            continue
+        rows.append(
+            Row(
+                f"{label} of {r['size']:,}: payments/s",
+                f"{x['payments_per_s']:,.0f}",
+                f">= {r['target_rate']:,.0f}",
+                x["payments_per_s"] >= r["target_rate"],
+            )
+        )
+        rows.append(
+            Row(
+                f"{label} of {r['size']:,}: share of raw COPY rate",
+                f"{r['ratios'][kind]:.3f}",
+                f">= {r['target_ratio']}",
+                r["ratios"][kind] >= r["target_ratio"],
+            )
+        )
+    rows.append(Row(f"raw COPY of payment rows, {r['size']:,} a transaction: rows/s", f"{raw:,.0f}", ""))
+    return rows
+
+
 @dataclass(frozen=True)
 class Benchmark:
     name: str
@@ -146,6 +173,16 @@ BENCHMARKS = [
         context=lambda r: (
             f"{r['participants']} participants, {r['currency_count']} currencies, "
             f"{r['obligations_per_payment']} obligations per payment, PostgreSQL, Python {r['python']}"
+        ),
+    ),
+    Benchmark(
+        name="intake_batch",
+        script="intake_batch.py",
+        rows=intake_batch_rows,
+        context=lambda r: (
+            f"{r['messages']} messages of {r['size']:,} per kind, {r['connections']} connections, gunicorn "
+            f"{r['workers']} sync workers, PostgreSQL, {r['machine']['cpus']} CPUs, load before "
+            f"{r['machine']['loadavg_before'][0]:g}"
         ),
     ),
 ]
