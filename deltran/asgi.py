@@ -11,11 +11,15 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs the app regi
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from deltran.consumers import JwtAuthMiddleware  # noqa: E402
 from deltran.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # A session cookie logs the socket in; without one, a JWT (query or subprotocol) may (deltran/consumers.py).
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(JwtAuthMiddleware(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )

@@ -190,3 +190,15 @@ class ApiClient(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class WebsocketProcess(models.Model):
+    """A WebSocket (Daphne) process's open-socket count, written by its outbox relay every few seconds, so /metrics
+    (served by another process) can add them up; a process whose heartbeat is old is not counted."""
+
+    process = models.CharField(max_length=100, primary_key=True)
+    connections = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.process}: {self.connections}"

@@ -1,3 +1,9 @@
-"""WebSocket routes. The event consumer is added with the live back office."""
+"""WebSocket routes, served by Daphne (DESIGN.md, "Serving"): the event stream of deltran/consumers.py."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from deltran.consumers import EventConsumer
+
+websocket_urlpatterns = [
+    path("api/v1/ws", EventConsumer.as_asgi()),
+]

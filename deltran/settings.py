@@ -193,6 +193,24 @@ POOL_FX_SPREAD = Decimal(os.environ.get("POOL_FX_SPREAD", "0.0005"))
 # How often beat rebalances the pools that have automatic rebalancing on.
 POOL_REBALANCE_SECONDS = float(os.environ.get("POOL_REBALANCE_SECONDS", 300))
 
+# --- Metrics and live updates -------------------------------------------------------------
+
+# The payment counters are rolled up from the timeline by beat this often; a metrics request rolls them up itself
+# when they are older than METRICS_STALE_SECONDS. Ids skipped by a read (transactions not yet committed) are looked
+# at again for METRICS_GAP_SECONDS, then given up as rolled back.
+METRICS_ROLLUP_SECONDS = float(os.environ.get("METRICS_ROLLUP_SECONDS", 1))
+METRICS_STALE_SECONDS = float(os.environ.get("METRICS_STALE_SECONDS", 2))
+METRICS_ROLLUP_MAX_SECONDS = float(os.environ.get("METRICS_ROLLUP_MAX_SECONDS", 20))
+METRICS_GAP_SECONDS = float(os.environ.get("METRICS_GAP_SECONDS", 300))
+# Each WebSocket process reads new outbox rows this often and sends them to its sockets; payment updates to a
+# socket are sent at most every WS_PAYMENT_BATCH_SECONDS, at most WS_PAYMENT_BATCH_MAX in one message.
+OUTBOX_POLL_SECONDS = float(os.environ.get("OUTBOX_POLL_SECONDS", 0.1))
+WS_PAYMENT_BATCH_SECONDS = float(os.environ.get("WS_PAYMENT_BATCH_SECONDS", 0.2))
+WS_PAYMENT_BATCH_MAX = int(os.environ.get("WS_PAYMENT_BATCH_MAX", 500))
+# A client reconnecting with a last event id gets at most this many missed events; further behind, it is told to
+# reload (message "resync").
+WS_REPLAY_MAX = int(os.environ.get("WS_REPLAY_MAX", 10_000))
+
 CELERY_BEAT_SCHEDULE = {
     "deltran.idempotency_prune": {"task": "deltran.idempotency_prune", "schedule": 3600.0},
     "fxrates.simulate_tick": {"task": "fxrates.simulate_tick", "schedule": FX_SIMULATION_INTERVAL_SECONDS},
@@ -200,6 +218,7 @@ CELERY_BEAT_SCHEDULE = {
     "liquidity.rebalance": {"task": "liquidity.rebalance", "schedule": POOL_REBALANCE_SECONDS},
     "settlement.netting_cycle": {"task": "settlement.netting_cycle", "schedule": NETTING_CYCLE_SECONDS},
     "payments.liquidity_release": {"task": "payments.liquidity_release", "schedule": NETTING_CYCLE_SECONDS},
+    "payments.metrics_rollup": {"task": "payments.metrics_rollup", "schedule": METRICS_ROLLUP_SECONDS},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

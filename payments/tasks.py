@@ -2,9 +2,16 @@
 
 from celery import shared_task
 
+from payments.metrics import metrics_rollup
 from payments.services import payments_liquidity_release
 
 
 @shared_task(name="payments.liquidity_release")
 def liquidity_release_task() -> int:
     return payments_liquidity_release()
+
+
+@shared_task(name="payments.metrics_rollup")
+def metrics_rollup_task() -> int:
+    """Every METRICS_ROLLUP_SECONDS; safe to run twice at once (the runs queue on the watermark row's lock)."""
+    return metrics_rollup()

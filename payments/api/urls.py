@@ -1,6 +1,6 @@
 from django.urls import path
 
-from payments.api import messages, views
+from payments.api import messages, metrics, views
 
 urlpatterns = [
     path("payments/initiate", views.PaymentInitiateView.as_view(), name="payment-initiate"),
@@ -13,4 +13,7 @@ urlpatterns = [
     path("iso20022/pacs008", messages.Pacs008IntakeView.as_view(), name="pacs008-intake"),
     path("swift/mt103", messages.Mt103IntakeView.as_view(), name="mt103-intake"),
     path("export/payments", views.PaymentExportView.as_view(), name="payment-export"),
+    path("metrics/realtime", metrics.MetricsRealtimeView.as_view(), name="metrics-realtime"),
+    path("metrics/daily", metrics.MetricsDailyView.as_view(), name="metrics-daily"),
+    path("metrics/banks", metrics.MetricsBanksView.as_view(), name="metrics-banks"),
 ]
