@@ -23,6 +23,9 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "payments.view": EVERYONE,
     "payments.export": EVERYONE,
     "payments.initiate": frozenset({ADMIN, OPERATOR}),
+    # Parties' full account numbers and IBANs (encrypted at rest). Operators repair and trace payments, compliance
+    # officers match parties; auditors and viewers see them masked (DE89 **** **** 3000) in the API, pages and CSV.
+    "payments.view_accounts": frozenset({ADMIN, OPERATOR, COMPLIANCE_OFFICER}),
     "account.view": EVERYONE,
     "reference.view": EVERYONE,
     "compliance.view": frozenset({ADMIN, COMPLIANCE_OFFICER, AUDITOR}),

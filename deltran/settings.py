@@ -362,6 +362,10 @@ CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_HEADERS = (*cors_default_headers, "idempotency-key", "x-request-id")
 CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After", "Idempotent-Replayed"]
 
+# Keys that encrypt parties' account numbers and IBANs at rest (deltran/crypto.py): comma-separated Fernet keys, the
+# first encrypts, all decrypt. Unset: a key derived from SECRET_KEY, for the embedded demo (a system check warns).
+DELTRAN_FIELD_KEYS = env_list("DELTRAN_FIELD_KEY", [])
+
 # Every line carries the request id and the user (deltran/requestid.py); LOG_FORMAT=json writes one JSON object a
 # line (the default in production, i.e. with DATABASE_URL set), LOG_FORMAT=text a readable line (the embedded default).
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if DATABASE_URL else "text").strip().lower()

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 
+from deltran.crypto import EncryptedCharField
 from deltran.ids import uuid7
 from payments.choices import Channel, PaymentStatus
 
@@ -42,12 +43,13 @@ class Payment(models.Model):
     clearing_window_violation = models.BooleanField(
         default=False, help_text="Sent outside a clearing window of either bank: accepted and scheduled."
     )
+    # Parties' accounts are encrypted at rest (deltran/crypto.py): readable, not filterable.
     debtor_name = models.CharField(max_length=140)
-    debtor_iban = models.CharField(max_length=34, blank=True)
-    debtor_account = models.CharField(max_length=34, blank=True)
+    debtor_iban = EncryptedCharField(max_length=34, blank=True)
+    debtor_account = EncryptedCharField(max_length=34, blank=True)
     creditor_name = models.CharField(max_length=140)
-    creditor_iban = models.CharField(max_length=34, blank=True)
-    creditor_account = models.CharField(max_length=34, blank=True)
+    creditor_iban = EncryptedCharField(max_length=34, blank=True)
+    creditor_account = EncryptedCharField(max_length=34, blank=True)
     remittance_info = models.CharField(max_length=140, blank=True)
     status = models.CharField(max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.INITIATED)
     status_reason = models.CharField(max_length=255, blank=True)

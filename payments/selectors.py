@@ -42,6 +42,11 @@ def payment_export_rows(queryset: QuerySet[Payment]):
         "remittance_info",
         "created_at",
         "settled_at",
+        # Encrypted at rest: decrypted as they are read; the export masks them by role.
+        "debtor_iban",
+        "debtor_account",
+        "creditor_iban",
+        "creditor_account",
     )
 
 

@@ -222,7 +222,8 @@ class Obligation(models.Model):
     status = models.CharField(max_length=10, choices=ObligationStatus.choices, default=ObligationStatus.PENDING)
     # No database constraint: a cycle claims up to a million obligations in one UPDATE, and PostgreSQL would check the
     # key of each changed row at commit (seconds per hundred thousand). Cycles are never deleted (PROTECT in Django),
-    # and only _claim sets it, to the cycle it holds locked.
+    # and only _claim sets it, to the cycle it holds locked. No index either: each claimed row would add an entry to
+    # it; the cycle finds its own obligations in its claim's id range (settlement.services._cycle_obligations).
     cycle = models.ForeignKey(
         NettingCycle,
         null=True,
@@ -230,6 +231,7 @@ class Obligation(models.Model):
         on_delete=models.PROTECT,
         related_name="obligations",
         db_constraint=False,
+        db_index=False,
     )
     created_at = models.DateTimeField()
 

@@ -6,6 +6,7 @@ two equal.
 
 from datetime import datetime
 
+from deltran.crypto import mask_account, mask_iban
 from payments.models import Payment
 from payments.selectors import payment_amount_str
 from settlement.selectors import participant_directory
@@ -65,8 +66,23 @@ def compliance_check_body(check) -> dict | None:
     }
 
 
-def payment_detail_body(payment: Payment, *, timeline, screening) -> dict:
-    """The detail shape: list fields, parties, FX, routing, screening and the timeline."""
+def party_accounts(payment: Payment, *, show_accounts: bool) -> dict:
+    """The parties' IBANs and account numbers, masked unless the reader's role may see them (payments.view_accounts)."""
+    iban = (lambda value: value) if show_accounts else mask_iban
+    account = (lambda value: value) if show_accounts else mask_account
+    return {
+        "debtor_iban": iban(payment.debtor_iban),
+        "debtor_account": account(payment.debtor_account),
+        "creditor_iban": iban(payment.creditor_iban),
+        "creditor_account": account(payment.creditor_account),
+    }
+
+
+def payment_detail_body(payment: Payment, *, timeline, screening, show_accounts: bool = False) -> dict:
+    """The detail shape: list fields, parties, FX, routing, screening and the timeline.
+
+    Parties' accounts are masked unless `show_accounts` (the caller's role may see them: payments.view_accounts).
+    """
     banks = participant_directory().banks
     body = payment_list_item(payment, banks)
     body.update(
@@ -81,11 +97,8 @@ def payment_detail_body(payment: Payment, *, timeline, screening) -> dict:
             "sender_account_id": _account_number(banks, payment.sender_bic, payment.currency_id),
             "receiver_account_id": _account_number(banks, payment.receiver_bic, payment.settlement_currency_id),
             "debtor_name": payment.debtor_name,
-            "debtor_iban": payment.debtor_iban,
-            "debtor_account": payment.debtor_account,
             "creditor_name": payment.creditor_name,
-            "creditor_iban": payment.creditor_iban,
-            "creditor_account": payment.creditor_account,
+            **party_accounts(payment, show_accounts=show_accounts),
             "remittance_info": payment.remittance_info,
             "status_reason": payment.status_reason,
             "awaiting_liquidity": payment.awaiting_liquidity,

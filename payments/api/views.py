@@ -10,9 +10,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deltran.api import paged_body
+from deltran.crypto import mask_account, mask_iban
 from deltran.export import streaming_csv_response
 from deltran.idempotency import idempotent_call, request_fingerprint
-from deltran.roles import HasRole
+from deltran.roles import HasRole, user_can
 from payments.api.intake import parse_instruction
 from payments.api.render import payment_detail_body, payment_list_item
 from payments.api.serializers import (
@@ -82,8 +83,10 @@ class PaymentInitiateView(APIView):
             instruction = parse_instruction(request.data)
             done = payment_initiate(actor=request.user, instruction=instruction, idempotency_key=key)
             return status.HTTP_201_CREATED, payment_detail_body(
-                done.payment, timeline=done.timeline, screening=done.screening
+                done.payment, timeline=done.timeline, screening=done.screening, show_accounts=show_accounts
             )
+
+        show_accounts = user_can(request.user, "payments.view_accounts")
 
         result = idempotent_call(
             scope=scope, key=key or None, fingerprint=request_fingerprint(request.data), produce=produce
@@ -120,7 +123,12 @@ class PaymentDetailView(APIView):
         except Payment.DoesNotExist as exc:
             raise Http404 from exc
         return Response(
-            payment_detail_body(payment, timeline=payment_timeline(payment), screening=payment_screening(payment))
+            payment_detail_body(
+                payment,
+                timeline=payment_timeline(payment),
+                screening=payment_screening(payment),
+                show_accounts=user_can(request.user, "payments.view_accounts"),
+            )
         )
 
 
@@ -149,7 +157,12 @@ class PaymentCancelView(APIView):
             raise Http404
         payment = payment_cancel(actor=request.user, payment_id=payment_id, reason=data.validated_data["reason"])
         return Response(
-            payment_detail_body(payment, timeline=payment_timeline(payment), screening=payment_screening(payment))
+            payment_detail_body(
+                payment,
+                timeline=payment_timeline(payment),
+                screening=payment_screening(payment),
+                show_accounts=user_can(request.user, "payments.view_accounts"),
+            )
         )
 
 
@@ -169,10 +182,19 @@ EXPORT_HEADER = [
     "Remittance information",
     "Created At",
     "Settled At",
+    "Debtor Account",
+    "Creditor Account",
 ]
 
 
-def export_rows(queryset):
+def _party_account(iban: str, account: str, show_accounts: bool) -> str:
+    """One column per party: the IBAN, else the account number; masked for roles without payments.view_accounts."""
+    if show_accounts:
+        return iban or account
+    return mask_iban(iban) if iban else mask_account(account)
+
+
+def export_rows(queryset, *, show_accounts: bool = False):
     banks = participant_directory().banks
 
     def name(bic):
@@ -193,6 +215,10 @@ def export_rows(queryset):
         remittance,
         created,
         settled,
+        debtor_iban,
+        debtor_account,
+        creditor_iban,
+        creditor_account,
     ) in payment_export_rows(queryset).iterator(chunk_size=2000):
         yield (
             pid,
@@ -210,6 +236,8 @@ def export_rows(queryset):
             remittance,
             created,
             settled,
+            _party_account(debtor_iban, debtor_account, show_accounts),
+            _party_account(creditor_iban, creditor_account, show_accounts),
         )
 
 
@@ -222,4 +250,7 @@ class PaymentExportView(FilteredPaymentsView):
     )
     def get(self, request):
         queryset = self.filter_queryset(self.get_queryset())
-        return streaming_csv_response(filename="payments.csv", header=EXPORT_HEADER, rows=export_rows(queryset))
+        show_accounts = user_can(request.user, "payments.view_accounts")
+        return streaming_csv_response(
+            filename="payments.csv", header=EXPORT_HEADER, rows=export_rows(queryset, show_accounts=show_accounts)
+        )

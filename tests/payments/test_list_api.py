@@ -209,6 +209,8 @@ def test_export_has_header_amounts_in_minor_units_and_names(operator_client, boo
             "Remittance information": "",
             "Created At": "2026-01-07T12:00:00Z",
             "Settled At": "",
+            "Debtor Account": "",
+            "Creditor Account": "",
         }
     ]
 
