@@ -1,7 +1,8 @@
 """Benchmark of a netting cycle on PostgreSQL: claim, net, post, settle and payments update, end to end.
 
     .venv/bin/python bench/settlement_db.py [--sizes 100000 1000000] [--obligations-per-payment 100]
-        [--database-url postgres://postgres@127.0.0.1:5432/deltran_settle_bench] [--tracemalloc] [--json-out F]
+        [--database-url postgres://postgres@127.0.0.1:5432/deltran_settle_bench] [--repeat 3] [--tracemalloc]
+        [--json-out F]
 
 For each size, in fresh processes:
 
@@ -12,7 +13,10 @@ For each size, in fresh processes:
    pending and due; ``ANALYZE``.
 2. run: a new process calls ``netting_cycle_run(trigger="command")`` once (``NETTING_CYCLE_MAX_OBLIGATIONS`` set to
    the size, so one cycle takes everything) and reports its wall time and the process's peak resident memory
-   (``getrusage`` maxrss, which includes Django and the interpreter: the figure before the cycle is reported too).
+   (``getrusage`` maxrss, which includes Django and the interpreter: the figure before the cycle is reported too),
+   the CPU time of the process and of its PostgreSQL backend during the cycle (the backend's from /proc: less
+   sensitive than the wall time to other load on a shared machine) and the load average before and after.
+   ``--repeat N`` prepares and runs each size N times and reports the best and the median.
    With ``--tracemalloc`` the size is prepared again and run under tracemalloc (slower, not timed) for the peak of
    Python allocations.
 
@@ -32,6 +36,7 @@ import os
 import platform
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -186,6 +191,20 @@ def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _backend_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) of a PostgreSQL backend on this machine, from /proc; None if unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _self_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run(database_url: str, size: int, with_tracemalloc: bool) -> dict:
     _django(database_url, max_obligations=size)
     import gc
@@ -199,13 +218,22 @@ def run(database_url: str, size: int, with_tracemalloc: bool) -> dict:
     connection.ensure_connection()
     # Warm the imports and caches the cycle uses, so the figure is the cycle's.
     Obligation.objects.filter(pk=0).exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
     gc.collect()
     rss_before = _maxrss_mb()
     if with_tracemalloc:
         tracemalloc.start()
+    load_before = os.getloadavg()
+    backend_cpu, self_cpu = _backend_cpu_s(backend), _self_cpu_s()
     started = time.perf_counter()
     cycle = netting_cycle_run(trigger="command")
     elapsed = time.perf_counter() - started
+    self_cpu = _self_cpu_s() - self_cpu
+    backend_after = _backend_cpu_s(backend)
+    backend_cpu = backend_after - backend_cpu if backend_cpu is not None and backend_after is not None else None
+    load_after = os.getloadavg()
     peak_traced = None
     if with_tracemalloc:
         peak_traced = tracemalloc.get_traced_memory()[1] / 2**20
@@ -220,6 +248,10 @@ def run(database_url: str, size: int, with_tracemalloc: bool) -> dict:
         "payment_count": cycle.payment_count,
         "deferrals": len(cycle.deferrals),
         "seconds": elapsed,
+        "python_cpu_s": self_cpu,
+        "postgres_cpu_s": backend_cpu,
+        "loadavg_before": load_before,
+        "loadavg_after": load_after,
         "maxrss_before_mb": rss_before,
         "maxrss_mb": rss_after,
         "tracemalloc_peak_mb": peak_traced,
@@ -239,6 +271,7 @@ def main() -> int:
     parser.add_argument("--obligations-per-payment", type=int, default=100)
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=1, help="prepare and run each size this many times")
     parser.add_argument("--tracemalloc", action="store_true", help="also run each size under tracemalloc")
     parser.add_argument("--json-out")
     parser.add_argument("--child", choices=["prepare", "run"], help=argparse.SUPPRESS)
@@ -256,22 +289,43 @@ def main() -> int:
     common += ["--seed", str(args.seed)]
     results, problems = [], []
     for size in args.sizes:
-        prepared = _child("--child", "prepare", "--sizes", str(size), *common)
-        result = {**_child("--child", "run", "--sizes", str(size), *common), **prepared}
+        runs = []
+        for _ in range(args.repeat):
+            prepared = _child("--child", "prepare", "--sizes", str(size), *common)
+            result = {**_child("--child", "run", "--sizes", str(size), *common), **prepared}
+            if result["status"] != "settled" or result["obligation_count"] != size:
+                problems.append(f"{size:,}: cycle {result['status']} with {result['obligation_count']:,} obligations")
+            runs.append(result)
+            print(
+                f"{size:>9,} obligations, {result['payments']:,} payments: {result['seconds']:.2f} s, "
+                f"maxrss {result['maxrss_mb']:.0f} MB (before the cycle {result['maxrss_before_mb']:.0f} MB)"
+                f"; {result['status']}"
+                f"; CPU: Python {result['python_cpu_s']:.2f} s, PostgreSQL backend "
+                + (f"{result['postgres_cpu_s']:.2f} s" if result["postgres_cpu_s"] is not None else "n/a")
+                + f"; load average {result['loadavg_before'][0]:.2f} → {result['loadavg_after'][0]:.2f}",
+                flush=True,
+            )
+        seconds = sorted(r["seconds"] for r in runs)
+        result = {
+            **min(runs, key=lambda r: r["seconds"]),
+            "runs": runs,
+            "best_seconds": seconds[0],
+            "median_seconds": statistics.median(seconds),
+            "maxrss_mb": max(r["maxrss_mb"] for r in runs),
+        }
         if args.tracemalloc:
             _child("--child", "prepare", "--sizes", str(size), *common)
             result["tracemalloc_peak_mb"] = _child("--child", "run", "--sizes", str(size), "--traced", *common)[
                 "tracemalloc_peak_mb"
             ]
-        if result["status"] != "settled" or result["obligation_count"] != size:
-            problems.append(f"{size:,}: cycle {result['status']} with {result['obligation_count']:,} obligations")
         results.append(result)
         traced = result.get("tracemalloc_peak_mb")
+        target = f" (target ≤ {TARGET_SECONDS_1M:.0f} s, ≤ {TARGET_MB_1M:.0f} MB)" if size == 1_000_000 else ""
         print(
-            f"{size:>9,} obligations, {result['payments']:,} payments: {result['seconds']:.2f} s, "
-            f"maxrss {result['maxrss_mb']:.0f} MB (before the cycle {result['maxrss_before_mb']:.0f} MB)"
+            f"{size:>9,} obligations: best {result['best_seconds']:.2f} s, median {result['median_seconds']:.2f} s "
+            f"of {len(runs)}, maxrss {result['maxrss_mb']:.0f} MB"
             + (f", tracemalloc peak {traced:.0f} MiB" if traced is not None else "")
-            + f"; {result['status']}",
+            + target,
             flush=True,
         )
     report = {
