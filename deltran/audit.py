@@ -9,6 +9,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
+from deltran.bulk import objects_insert
 from deltran.models import AuditEntry
 
 GENESIS_HASH = "0" * 64
@@ -101,7 +102,7 @@ def audit_record_many(*, actor, items: list[AuditItem], occurred_at: datetime | 
             )
         )
         prev_hash = digest
-    AuditEntry.objects.bulk_create(entries)
+    objects_insert(entries)
     return entries
 
 

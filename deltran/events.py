@@ -6,6 +6,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from deltran.bulk import rows_insert
 from deltran.models import OutboxEvent
 
 
@@ -14,17 +15,17 @@ def _jsonable(payload: dict) -> dict:
     return json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
 
 
-def event_record_many(*, events: list[tuple[str, str, dict]]) -> list[OutboxEvent]:
+def event_record_many(*, events: list[tuple[str, str, dict]]) -> None:
     """Write (topic, event_type, payload) events; must run inside the change's transaction."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("events must be written inside the transaction of the change they announce")
     now = timezone.now()
-    rows = [
-        OutboxEvent(topic=topic, event_type=event_type, payload=_jsonable(payload), created_at=now)
-        for topic, event_type, payload in events
-    ]
-    return OutboxEvent.objects.bulk_create(rows)
+    rows_insert(
+        OutboxEvent,
+        ("topic", "event_type", "payload", "created_at"),
+        [(topic, event_type, _jsonable(payload), now) for topic, event_type, payload in events],
+    )
 
 
-def event_record(*, topic: str, event_type: str, payload: dict) -> OutboxEvent:
-    return event_record_many(events=[(topic, event_type, payload)])[0]
+def event_record(*, topic: str, event_type: str, payload: dict) -> None:
+    event_record_many(events=[(topic, event_type, payload)])

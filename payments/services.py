@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
@@ -26,6 +27,7 @@ from compliance.models import ReviewCase, ScreeningCheck
 from compliance.selectors import compliance_settings, risk_rules
 from compliance.services import ScreeningRecord, review_needed, risk_evaluate, screening_evaluate, screening_record_many
 from deltran.audit import AuditItem, audit_record, audit_record_many
+from deltran.bulk import objects_insert, rows_insert
 from deltran.errors import Conflict, DomainError, IdempotencyConflict, ValidationFailed, field_error
 from deltran.events import event_record_many
 from deltran.models import IdempotencyRecord
@@ -82,6 +84,18 @@ class InvalidTransition(DomainError):
     status_code = 409
 
 
+class TimelineStep(NamedTuple):
+    """A timeline row as written (the columns of PaymentTransition), without building a model instance."""
+
+    payment_id: uuid.UUID
+    from_status: str
+    to_status: str
+    actor_id: int | None
+    actor_label: str
+    reason: str
+    occurred_at: datetime
+
+
 @dataclass
 class PipelineRun:
     """One payment on its way through the stages, with what the stages decided."""
@@ -102,6 +116,8 @@ class PipelineRun:
     # A batch reads its debtors' recent activity once and keeps it here, adding each payment it screens, so the
     # velocity rules see the batch's earlier payments too: debtor name -> [count, USD total, near-threshold count].
     activity: dict[str, list] | None = None
+    # A batch shares the routing decisions of its bank and currency pairs here (all its payments have one ``now``).
+    schedules: dict[tuple, tuple] | None = None
     screening_check: object | None = None
     errors: dict[str, list[dict]] = field(default_factory=dict)
 
@@ -347,7 +363,13 @@ def _joint_schedule(
 def stage_route(run: PipelineRun) -> None:
     """Both banks' clearing windows: out of window, a payment is accepted and scheduled for the next joint opening."""
     payment = run.payment
-    scheduled_for, closed = _joint_schedule(run.directory, payment, run.now)
+    pair = (payment.sender_bic, payment.currency_id, payment.receiver_bic, payment.settlement_currency_id)
+    if run.schedules is None:
+        scheduled_for, closed = _joint_schedule(run.directory, payment, run.now)
+    elif pair in run.schedules:
+        scheduled_for, closed = run.schedules[pair]
+    else:
+        scheduled_for, closed = run.schedules[pair] = _joint_schedule(run.directory, payment, run.now)
     if scheduled_for is None:
         run.error(
             "receiver_bic" if payment.receiver_bic in closed else "sender_bic",
@@ -608,28 +630,15 @@ def _persist(runs: list[PipelineRun]) -> None:
     payments and last transitions (the timeline is written after them) and hold their row locks until commit.
     """
     payments = [run.payment for run in runs]
-    Payment.objects.bulk_create(payments)
+    objects_insert(payments)
     stage_audit = [item for stage in PERSIST_STAGES for item in stage(runs)]
-    timeline = PaymentTransition.objects.bulk_create(
-        [
-            PaymentTransition(
-                payment_id=run.payment.id,
-                from_status=from_status,
-                to_status=to_status,
-                actor_id=run.payment.created_by_id,
-                actor_label=_actor_label(run.actor),
-                reason=reason,
-                occurred_at=run.now,
-            )
-            for run in runs
+    for run in runs:
+        label = _actor_label(run.actor)
+        run.timeline_rows = [
+            TimelineStep(run.payment.id, from_status, to_status, run.payment.created_by_id, label, reason, run.now)
             for from_status, to_status, reason in run.transitions
         ]
-    )
-    by_payment: dict[uuid.UUID, list[PaymentTransition]] = {}
-    for row in timeline:
-        by_payment.setdefault(row.payment_id, []).append(row)
-    for run in runs:
-        run.timeline_rows = by_payment.get(run.payment.id, [])
+    rows_insert(PaymentTransition, TimelineStep._fields, [step for run in runs for step in run.timeline_rows])
     screened = [run for run in runs if run.screening is not None]
     checks = screening_record_many(
         records=[
@@ -816,6 +825,7 @@ def payments_initiate_many(*, actor, items: list[BatchItem], channel: str) -> li
     directory = participant_directory()
     outcomes: list[BatchOutcome | None] = [None] * len(items)
     activity = _debtors_activity({item.instruction.debtor_name for item in items}, now)
+    schedules: dict[tuple, tuple] = {}
     runs: list[tuple[int, PipelineRun]] = []
     seen: dict[tuple[str, str], int] = {}
     later_repeats: list[int] = []
@@ -835,6 +845,7 @@ def payments_initiate_many(*, actor, items: list[BatchItem], channel: str) -> li
             now=now,
             directory=directory,
             activity=activity,
+            schedules=schedules,
         )
         try:
             _run_pipeline(run)

@@ -4,7 +4,6 @@ import ast
 import os
 import pickle
 import sys
-import time
 from collections import Counter
 from functools import cache
 from pathlib import Path
@@ -691,7 +690,10 @@ def test_iso_birth_date(published, iso):
     ],
     ids=["ofac_sdn_2024", "ofac_2019_with_alt_add", "un_2026", "un_2025", "uk_2018", "eu_legacy", "ofac_cons_xml"],
 )
-def test_each_full_file_parses_well_under_two_seconds(data, parse):
-    started = time.perf_counter()
-    parse()
-    assert time.perf_counter() - started < 2.0
+def test_each_full_file_parses_whole(data, parse):
+    # Parse speed is measured by bench/screening.py, not asserted here (a timed test fails on a busy machine).
+    parsed = parse()
+    entries = parsed.entries
+    assert len(entries) > 100
+    assert parsed.declared_count in (None, len(entries))
+    assert all(entry.names for entry in entries)
