@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from deltran import admin_devices  # noqa: F401  (two-factor devices without their keys)
 from deltran.models import ApiClient, AuditEntry
 
 

@@ -1,7 +1,9 @@
-"""Authentication API: JWT login, refresh (rotating), logout (revoking) and who-am-I."""
+"""Authentication API: JWT login (password, then the one-time code when the user has enrolled), refresh
+(rotating), logout (revoking) and who-am-I."""
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,6 +13,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from deltran.errors import error_body
+from deltran.login_attempts import LoginLocked, login_lock_check, login_succeeded
+from deltran.otp import OTPEnrolmentRequired, OTPThrottled, otp_enrolled, otp_required_by_role, otp_verify
 from deltran.roles import HasRole, primary_role, user_roles
 
 
@@ -24,6 +28,14 @@ def user_summary(user) -> dict:
 
 
 class LoginSerializer(TokenObtainPairSerializer):
+    otp = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        max_length=16,
+        help_text="The one-time code of the user's authenticator (or a backup code); required once enrolled.",
+    )
+
     @classmethod
     def get_token(cls, user):
         token = super().get_token(user)
@@ -31,7 +43,23 @@ class LoginSerializer(TokenObtainPairSerializer):
         return token
 
     def validate(self, attrs):
-        data = super().validate(attrs)
+        request = self.context["request"]
+        # A locked-out username + address pair is refused before the password is even checked.
+        username = str(attrs.get(self.username_field, ""))
+        login_lock_check(request, username=username)
+        try:
+            data = super().validate(attrs)
+        except AuthenticationFailed:
+            # The failure that reaches the limit is answered as the lockout, as on the session login.
+            login_lock_check(request, username=username)
+            raise
+        if otp_enrolled(self.user):
+            otp_verify(user=self.user, token=attrs.get("otp"))
+        elif otp_required_by_role(self.user):
+            raise OTPEnrolmentRequired(
+                "Your role requires two-factor authentication: set up an authenticator on the web first."
+            )
+        login_succeeded(request, self.user)
         access = self.get_token(self.user).access_token
         data["token"] = data["access"]
         data["expires_at"] = access.current_time.replace(microsecond=0) + access.lifetime
@@ -43,6 +71,12 @@ class LoginView(TokenObtainPairView):
     """Username and password in; an access token, a refresh token and the user's role out."""
 
     serializer_class = LoginSerializer
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        if isinstance(exc, (LoginLocked, OTPThrottled)) and exc.retry_after:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
 
 
 class RefreshView(TokenRefreshView):

@@ -41,7 +41,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    # The admin site that lets in only the Admin role (deltran/admin_site.py).
+    "deltran.admin_apps.DeltranAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -56,6 +57,10 @@ INSTALLED_APPS = [
     "channels",
     "corsheaders",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "deltran",
     "fxrates",
     "settlement",
@@ -78,8 +83,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "deltran.otp_gate.OTPRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out session login into the lockout page (deltran/login_attempts.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "deltran.urls"
@@ -234,6 +243,27 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "payments:list"
 LOGOUT_REDIRECT_URL = "login"
 
+# Brute-force protection (django-axes): failed logins counted per username and client address, on the
+# session login, the admin login and the JWT login alike; after LOGIN_FAILURE_LIMIT failures that pair is
+# refused (429, code `login_locked`) for LOGIN_LOCKOUT_MINUTES. A successful login clears the count.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", 5))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOGIN_LOCKOUT_MINUTES", 15)))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "deltran.login_attempts.lockout_response"
+# The client address is the socket's: X-Forwarded-For is not trusted (anyone can send it) unless a proxy the
+# deployment controls sets it, and then AXES_IPWARE_META_PRECEDENCE_ORDER is where to name it.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+
+# Two-factor authentication (django-otp, TOTP). These roles must enrol an authenticator before they can use
+# anything ("none" for no role); a user of any role who has enrolled is asked for a code after the password.
+OTP_REQUIRED_ROLES = [
+    role for role in env_list("OTP_REQUIRED_ROLES", ["Admin", "Compliance Officer"]) if role.lower() != "none"
+]
+OTP_TOTP_ISSUER = "DelTran"
+OTP_BACKUP_CODES = 10
+
 # --- I18N / time ---------------------------------------------------------------
 
 LANGUAGE_CODE = "en-gb"
@@ -268,7 +298,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 32 * 1024 * 1024
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # Session authentication that ignores a session still owing its second factor.
+        "deltran.otp_gate.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["deltran.roles.HasRole"],
     "DEFAULT_PARSER_CLASSES": ["deltran.api.DecimalJSONParser"],

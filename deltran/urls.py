@@ -7,7 +7,7 @@ from django.urls import include, path
 from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
-from deltran import auth_api
+from deltran import auth_api, otp_views
 from deltran.errors import json_or_page
 
 # Redoc needs inline styles, its inline init script and a blob: worker for search (see
@@ -40,6 +40,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/two-factor/", otp_views.otp_setup_page, name="otp-setup"),
+    path("account/two-factor/verify/", otp_views.otp_verify_page, name="otp-verify"),
+    path("account/two-factor/backup-codes/", otp_views.otp_backup_codes_page, name="otp-backup-codes"),
     path("", include("payments.urls")),
     path("compliance/", include("compliance.urls")),
     path("", include("settlement.urls")),

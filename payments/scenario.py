@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from datetime import time
 from decimal import Decimal as D
 
+from django.conf import settings
 from django.utils import timezone
 
 from compliance.demo import demo_lists_load
 from deltran.accounts import roles_ensure, user_ensure
+from deltran.otp import totp_device_ensure
 from deltran.roles import ADMIN, AUDITOR, COMPLIANCE_OFFICER, OPERATOR, VIEWER
 from fxrates.services import currency_load_iso4217, fx_base_rate_ensure
 from liquidity.services import pool_ensure
@@ -124,6 +126,8 @@ class ScenarioReport:
     holidays_created: int = 0
     lists_imported: int = 0
     users_created: list[str] = field(default_factory=list)
+    # Demo users whose role requires a second factor have an authenticator; {username: device}.
+    authenticators: dict = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -156,7 +160,9 @@ def scenario_load(*, with_users: bool = True) -> ScenarioReport:
     report.lists_imported = demo_lists_load()
     if with_users:
         for username, password, role in DEMO_USERS:
-            _, created = user_ensure(username=username, password=password, role=role)
+            user, created = user_ensure(username=username, password=password, role=role)
             if created:
                 report.users_created.append(username)
+            if role in settings.OTP_REQUIRED_ROLES:
+                report.authenticators[username], _ = totp_device_ensure(user=user, name="demo authenticator")
     return report

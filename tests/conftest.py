@@ -19,6 +19,7 @@ from deltran.roles import ADMIN, AUDITOR, COMPLIANCE_OFFICER, OPERATOR, VIEWER
 from fxrates.selectors import fx_cache_clear
 from payments.scenario import scenario_load
 from settlement.selectors import participant_directory_clear
+from tests.otp_helpers import _force_login_completes_the_second_factor, totp_enrol  # noqa: F401  (fixture)
 
 REQUIRE_SERVICES = os.environ.get("DELTRAN_REQUIRE_SERVICES") == "1"
 
@@ -72,8 +73,19 @@ ROLE_USERS = {
 
 
 @pytest.fixture
-def users(db):
-    return {role: user_ensure(username=name, password="pw-" + name, role=role)[0] for role, name in ROLE_USERS.items()}
+def users(db, settings):
+    made = {role: user_ensure(username=name, password="pw-" + name, role=role)[0] for role, name in ROLE_USERS.items()}
+    # Roles that must use a second factor have enrolled an authenticator (tests/otp_helpers.py computes its codes).
+    for role in settings.OTP_REQUIRED_ROLES:
+        totp_enrol(made[role])
+    return made
+
+
+@pytest.fixture
+def admin_user(admin_user):
+    """pytest-django's superuser (behind `admin_client`) is an Admin, so it has enrolled an authenticator."""
+    totp_enrol(admin_user)
+    return admin_user
 
 
 def jwt_client(user) -> APIClient:

@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
+from deltran.otp import otp_totp_secret
 from payments.scenario import DEMO_USERS, scenario_load
 
 
@@ -22,6 +23,13 @@ class Command(BaseCommand):
             self.stdout.write("Demo logins (local demo only):")
             for username, password, role in DEMO_USERS:
                 self.stdout.write(f"  {role:<20} {username} / {password}")
+            if report.authenticators:
+                self.stdout.write(
+                    "Two-factor keys of the demo logins whose role requires it: add one to an authenticator app"
+                    " (time-based, 6 digits), or print the current code with `oathtool --totp -b KEY`:"
+                )
+                for username, device in report.authenticators.items():
+                    self.stdout.write(f"  {username:<12} {otp_totp_secret(device)}   {device.config_url}")
 
     def _report(self, report):
         self.stdout.write(
