@@ -110,3 +110,8 @@ class VerifiedSessionAuthentication(SessionAuthentication):
         if result is not None and session_otp_pending(request._request):
             return None
         return result
+
+
+def otp_context(request) -> dict:
+    """Template context: a session owing its second factor is shown no navigation."""
+    return {"otp_pending": session_otp_pending(request) if hasattr(request, "session") else False}

@@ -106,6 +106,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "deltran.roles.roles_context",
+                "deltran.otp_gate.otp_context",
             ],
         },
     },

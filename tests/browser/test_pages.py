@@ -12,6 +12,7 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from deltran.roles import OPERATOR
@@ -20,6 +21,7 @@ from payments.models import Payment
 from payments.services import PaymentInstruction, payment_initiate
 from tests.browser.conftest import NARROW, WIDE
 from tests.conftest import ROLE_USERS, payment_body
+from tests.otp_helpers import otp_code
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +32,13 @@ def log_in(page, username: str, password: str | None = None, path: str = "/login
     page.goto(path)
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password if password is not None else "pw-" + username)
-    page.get_by_role("button", name="Log in").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log in").click()
+    if "/account/two-factor/verify/" in page.url:
+        # A user who has enrolled an authenticator gives its current code, as a person would.
+        page.get_by_label("Code").fill(otp_code(get_user_model().objects.get(username=username)))
+        with page.expect_navigation():
+            page.get_by_role("button", name="Verify").click()
 
 
 def initiate(actor, **overrides) -> Payment:
