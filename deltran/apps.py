@@ -13,3 +13,7 @@ class DeltranConfig(AppConfig):
         # A saved API client takes effect at once in this process (others within the reference-data TTL).
         post_save.connect(api_client_policies.clear, sender=ApiClient, dispatch_uid="deltran.api_client_saved")
         post_delete.connect(api_client_policies.clear, sender=ApiClient, dispatch_uid="deltran.api_client_deleted")
+
+        from deltran.prometheus import PlatformCollector, collectors_register
+
+        collectors_register(PlatformCollector())

@@ -90,8 +90,8 @@ class DeadLetter(models.Model):
 
     task_name = models.CharField(max_length=200, db_index=True)
     signature_hash = models.CharField(max_length=64, help_text="sha256 of the task name, args and kwargs.")
-    args = models.JSONField(default=list)
-    kwargs = models.JSONField(default=dict)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
     task_id = models.CharField(max_length=255, help_text="The Celery id of the last failed run.")
     exception_type = models.CharField(max_length=200)
     exception = models.TextField()

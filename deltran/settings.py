@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "django_prometheus",
     "corsheaders",
     "csp",
     "django_otp",
@@ -89,6 +90,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a locked-out session login into the lockout page (deltran/login_attempts.py).
     "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "deltran.urls"
@@ -231,6 +233,22 @@ CELERY_BEAT_SCHEDULE = {
     "payments.metrics_rollup": {"task": "payments.metrics_rollup", "schedule": METRICS_ROLLUP_SECONDS},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Operations: task retries, dead letters, periodic locks, health, metrics ------------
+
+# A task failing transiently (database, broker or Redis away) is retried this many times, waiting
+# BACKOFF * 2**attempt seconds (with jitter, at most BACKOFF_MAX); then it lands in the dead-letter table.
+TASK_RETRY_MAX = int(os.environ.get("TASK_RETRY_MAX", 5))
+TASK_RETRY_BACKOFF_SECONDS = int(os.environ.get("TASK_RETRY_BACKOFF_SECONDS", 2))
+TASK_RETRY_BACKOFF_MAX_SECONDS = int(os.environ.get("TASK_RETRY_BACKOFF_MAX_SECONDS", 300))
+# SQLite only (PostgreSQL uses advisory locks): how long a periodic run's lease holds if its worker dies.
+PERIODIC_TASK_LEASE_SECONDS = float(os.environ.get("PERIODIC_TASK_LEASE_SECONDS", 900))
+# /health calls a periodic task late when its last start is older than this many of its intervals.
+HEALTH_BEAT_LATE_FACTOR = float(os.environ.get("HEALTH_BEAT_LATE_FACTOR", 3))
+# A screening list imported longer ago than this is reported as stale by /health and /metrics.
+SANCTIONS_LIST_MAX_AGE_HOURS = float(os.environ.get("SANCTIONS_LIST_MAX_AGE_HOURS", 24 * 7))
+# /metrics answers a request bearing this token (Authorization: Bearer …), or a logged-in Admin or Operator.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
 
 # --- Auth --------------------------------------------------------------------
 

@@ -1,10 +1,9 @@
 """Periodic platform housekeeping."""
 
-from celery import shared_task
-
 from deltran.idempotency import idempotency_prune
+from deltran.taskbase import periodic_task
 
 
-@shared_task(name="deltran.idempotency_prune")
+@periodic_task(name="deltran.idempotency_prune")
 def idempotency_prune_task() -> int:
     return idempotency_prune()

@@ -33,11 +33,13 @@ api_v1 = [
     path("", include("fxrates.api.urls")),
     path("", include("liquidity.api.urls")),
     path("", include("compliance.api.urls")),
+    path("", include("deltran.operations_api_urls")),
 ]
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
+    path("", include("deltran.operations_urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/two-factor/", otp_views.otp_setup_page, name="otp-setup"),

@@ -2,9 +2,8 @@
 
 import logging
 
-from celery import shared_task
-
 from deltran.errors import DomainError
+from deltran.taskbase import periodic_task
 from liquidity.choices import RebalanceTrigger
 from liquidity.selectors import pool_ids_auto_rebalance
 from liquidity.services import pool_rebalance
@@ -12,7 +11,7 @@ from liquidity.services import pool_rebalance
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="liquidity.rebalance")
+@periodic_task(name="liquidity.rebalance")
 def pool_rebalance_task(pool_id: int | None = None) -> int:
     """Rebalance the given pool, or every auto-rebalancing one; how many rebalances moved money.
 

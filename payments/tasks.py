@@ -2,11 +2,12 @@
 
 from celery import shared_task
 
+from deltran.taskbase import periodic_task
 from payments.metrics import metrics_rollup
 from payments.services import payments_liquidity_release
 
 
-@shared_task(name="payments.liquidity_release")
+@periodic_task(name="payments.liquidity_release")
 def liquidity_release_task() -> int:
     return payments_liquidity_release()
 
