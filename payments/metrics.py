@@ -283,7 +283,7 @@ def metrics_realtime(*, now: datetime | None = None) -> dict:
     minute_rows = list(
         PaymentMinuteStat.objects.filter(minute__gte=day_ago.replace(second=0, microsecond=0))
         .values("currency", "status")
-        .annotate(n=Sum("count"), volume=Sum("volume"), seconds=Sum("processing_seconds"))
+        .annotate(n=Sum("count"), volume=Sum("volume"), usd=Sum("volume_usd"), seconds=Sum("processing_seconds"))
         .order_by()
     )
     hour_ago = (now - timedelta(hours=1)).replace(second=0, microsecond=0)
@@ -303,12 +303,14 @@ def metrics_realtime(*, now: datetime | None = None) -> dict:
         or 0
     )
     volume: dict[str, Decimal] = defaultdict(Decimal)
+    volume_usd: dict[str, Decimal] = defaultdict(Decimal)
     received: dict[str, int] = defaultdict(int)
     good = bad = settled = 0
     settled_seconds = 0.0
     for row in minute_rows:
         if row["status"] == S.INITIATED:
             volume[row["currency"]] += row["volume"]
+            volume_usd[row["currency"]] += row["usd"]
             received[row["currency"]] += row["n"]
         if row["status"] in SUCCEEDED:
             good += row["n"]
@@ -323,6 +325,7 @@ def metrics_realtime(*, now: datetime | None = None) -> dict:
     return {
         "tps": round(received_last_minute / 60.0, 2),
         "volume_24h": {c: _money(volume[c], c) for c in currencies},
+        "volume_24h_usd": {c: _money(volume_usd[c], "USD") for c in currencies},
         "count_24h": {c: received[c] for c in currencies},
         "average_amount": {c: _money(volume[c] / received[c], c) for c in currencies if received[c]},
         "success_rate": _rate(good, bad),

@@ -19,7 +19,7 @@ PAGE_SIZE = 50
 
 
 def home(request):
-    return redirect("payments:list")
+    return redirect("payments:dashboard")
 
 
 def _without_blank_fields(query: QueryDict) -> QueryDict:
