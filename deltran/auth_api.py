@@ -7,7 +7,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
@@ -81,6 +81,13 @@ class LoginView(TokenObtainPairView):
 
 class RefreshView(TokenRefreshView):
     """Trade a refresh token for a new access token and a new refresh token; the old one is blacklisted."""
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        if isinstance(exc, InvalidToken):
+            # The same stable code as logout's for a spent, revoked or malformed refresh token.
+            response.data["code"] = "token_not_valid"
+        return response
 
 
 class LogoutView(APIView):

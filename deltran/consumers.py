@@ -30,6 +30,7 @@ from django.db.models import Q
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
+from deltran.otp_gate import stored_session_otp_pending
 from deltran.relay import RelayedEvent, outbox_read, relay_for_running_loop
 from deltran.roles import user_can
 
@@ -90,6 +91,11 @@ def _allowed_topics(user) -> set[str] | None:
     return {topic for topic, (_type, capability) in TOPICS.items() if user_can(user, capability)}
 
 
+@database_sync_to_async
+def _session_owes_second_factor(scope) -> bool:
+    return stored_session_otp_pending(scope.get("session"), scope.get("user"))
+
+
 class EventConsumer(AsyncJsonWebsocketConsumer):
     @classmethod
     async def encode_json(cls, content):
@@ -98,6 +104,9 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.topics: set[str] = set()
         self.allowed = await _allowed_topics(self.scope.get("user"))
+        token, _ = _jwt_from_scope(self.scope)
+        if not token and await _session_owes_second_factor(self.scope):
+            self.allowed = None  # a session still owing its one-time code is not logged in yet
         if self.allowed is None:
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return

@@ -8,7 +8,9 @@ from django.conf import settings
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp import login as otp_session_login
+from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authentication import SessionAuthentication
 
@@ -115,3 +117,16 @@ class VerifiedSessionAuthentication(SessionAuthentication):
 def otp_context(request) -> dict:
     """Template context: a session owing its second factor is shown no navigation."""
     return {"otp_pending": session_otp_pending(request) if hasattr(request, "session") else False}
+
+
+def stored_session_otp_pending(session, user) -> bool:
+    """session_otp_pending for a session read outside a request: the WebSocket handshake, which has no
+    OTPMiddleware. The session must name a confirmed device of this user, if the user needs one."""
+    if user is None or not user.is_authenticated:
+        return False
+    device_id = session.get(DEVICE_ID_SESSION_KEY) if session is not None else None
+    device = Device.from_persistent_id(device_id) if device_id else None
+    if device is not None and device.user_id == user.pk and device.confirmed:
+        return False
+    enrolled = session.get(ENROLLED_SESSION_KEY) if session is not None else None
+    return bool(enrolled if enrolled is not None else otp_enrolled(user)) or otp_required_by_role(user)

@@ -55,3 +55,29 @@ def test_schema_and_docs_are_served_without_the_internet(client):
     docs = client.get("/api/v1/docs/")
     assert docs.status_code == 200
     assert b"cdn." not in docs.content and b"unpkg" not in docs.content
+
+
+def test_each_rotated_refresh_token_works_once_and_refusals_keep_the_error_shape(users):
+    api = APIClient()
+    first = login().json()["refresh"]
+    second = api.post("/api/v1/auth/refresh", {"refresh": first}, format="json").json()["refresh"]
+    third = api.post("/api/v1/auth/refresh", {"refresh": second}, format="json")
+    assert third.status_code == 200
+    for spent in (first, second):
+        again = api.post("/api/v1/auth/refresh", {"refresh": spent}, format="json")
+        assert again.status_code == 401
+        assert set(again.json()) == {"code", "message", "fields"}
+        assert again.json()["code"] == "token_not_valid"
+    # The newest one still works, and logout revokes it.
+    newest = third.json()["refresh"]
+    assert api.post("/api/v1/auth/logout", {"refresh": newest}, format="json").status_code == 204
+    assert api.post("/api/v1/auth/refresh", {"refresh": newest}, format="json").json()["code"] == "token_not_valid"
+    garbage = api.post("/api/v1/auth/logout", {"refresh": "not-a-token"}, format="json")
+    assert garbage.status_code == 401 and garbage.json()["code"] == "token_not_valid"
+
+
+def test_an_access_token_cannot_be_used_as_a_refresh_token(users):
+    access = login().json()["access"]
+    response = APIClient().post("/api/v1/auth/refresh", {"refresh": access}, format="json")
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_not_valid"
