@@ -3,7 +3,8 @@
 One process, one thread: it writes prepared bytes and reads answers, so it costs the server's machine little
 CPU (the run reports how much). Each connection takes the next request of the plan and sends it when it is due;
 when the server is slower than the plan, requests leave late and the rate reached falls below the target (the
-lag is reported). Sending stops at the end of the duration; answers still due are awaited for a grace period.
+lag is reported). Sending stops at the end of the duration (with ``drain``, once every request due within it has
+been sent); answers still due are awaited for a grace period.
 """
 
 from __future__ import annotations
@@ -172,6 +173,8 @@ async def _run(
     grace: float,
     timeout: float,
     on_interval: Callable[[dict], None],
+    poll_queue: bool = True,
+    drain: bool = False,
 ) -> RunResult:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -195,7 +198,7 @@ async def _run(
         while pending:
             req = pending[0]
             now = loop.time()
-            if start + req.due > stop_sending or now >= stop_sending:
+            if start + req.due > stop_sending or (now >= stop_sending and not drain):
                 return
             pending.popleft()
             if start + req.due > now:
@@ -248,10 +251,12 @@ async def _run(
             await asyncio.sleep(max(0.0, target - loop.time()))
             window = answers[seen:]
             seen += len(window)
-            try:
-                _, metrics = await _get_json(host, port, METRICS_PATH, token)
-            except (TimeoutError, ConnectionError, OSError):
-                metrics = {}
+            metrics = {}
+            if poll_queue:
+                try:
+                    _, metrics = await _get_json(host, port, METRICS_PATH, token)
+                except (TimeoutError, ConnectionError, OSError):
+                    pass
             sample = {
                 "t": round(loop.time() - start, 1),
                 "queue_depth": metrics.get("queue_depth"),

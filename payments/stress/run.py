@@ -47,6 +47,11 @@ class StressOptions:
     grace: float = 60.0
     timeout: float = 60.0
     reconcile: bool = True
+    # Ask the server for its queue depth each interval (a second connection; off where the server cannot take
+    # two requests at once, e.g. a test server on an in-memory SQLite database).
+    poll_queue: bool = True
+    # Send every request due within the duration even when the server is behind (short runs that must be whole).
+    drain: bool = False
     out_dir: Path | None = None
 
 
@@ -128,6 +133,8 @@ def stress_run(*, options: StressOptions, log: Callable[[str], None] = print) ->
         interval=options.interval,
         grace=options.grace,
         timeout=options.timeout,
+        poll_queue=options.poll_queue,
+        drain=options.drain,
         on_interval=lambda row: log(progress_line(row)),
     )
     until = timezone.now()
