@@ -56,26 +56,30 @@ class SettlementCollector(DatabaseCollector):
             cycle_time.add_metric([str(point)], value)
         yield cycle_time
         settled = next((row for row in recent if row[0] == CycleStatus.SETTLED), None)
-        if settled is None:
-            return
-        _, started, finished, payments, gross, net, efficiency = settled
         figures = {
-            "deltran_netting_last_cycle_timestamp_seconds": (
-                "When the last settled cycle started",
-                started.timestamp(),
-            ),
-            "deltran_netting_last_cycle_duration_seconds": (
-                "How long the last settled cycle took",
-                (finished - started).total_seconds() if finished else 0.0,
-            ),
-            "deltran_netting_last_cycle_efficiency_ratio": ("1 - net / gross of the last settled cycle", efficiency),
-            "deltran_netting_last_cycle_gross_usd": ("Gross value of the last settled cycle (USD)", gross),
-            "deltran_netting_last_cycle_net_usd": ("Multilateral net value of the last settled cycle (USD)", net),
-            "deltran_netting_last_cycle_payments": ("Payments settled by the last settled cycle", payments),
+            "deltran_netting_last_cycle_timestamp_seconds": "When the last settled cycle started",
+            "deltran_netting_last_cycle_duration_seconds": "How long the last settled cycle took",
+            "deltran_netting_last_cycle_efficiency_ratio": "1 - net / gross of the last settled cycle",
+            "deltran_netting_last_cycle_gross_usd": "Gross value of the last settled cycle (USD)",
+            "deltran_netting_last_cycle_net_usd": "Multilateral net value of the last settled cycle (USD)",
+            "deltran_netting_last_cycle_payments": "Payments settled by the last settled cycle",
         }
-        for name, (documentation, value) in figures.items():
+        values = {}
+        if settled is not None:
+            _, started, finished, payments, gross, net, efficiency = settled
+            values = {
+                "deltran_netting_last_cycle_timestamp_seconds": started.timestamp(),
+                "deltran_netting_last_cycle_duration_seconds": (finished - started).total_seconds() if finished else 0,
+                "deltran_netting_last_cycle_efficiency_ratio": efficiency,
+                "deltran_netting_last_cycle_gross_usd": gross,
+                "deltran_netting_last_cycle_net_usd": net,
+                "deltran_netting_last_cycle_payments": payments,
+            }
+        # Every family is served, empty until a cycle has settled, so dashboards and alerts find their names.
+        for name, documentation in figures.items():
             metric = gauge(name, documentation)
-            metric.add_metric([], as_float(value))
+            if name in values:
+                metric.add_metric([], as_float(values[name]))
             yield metric
 
     def limit_metrics(self) -> Iterable[Metric]:
