@@ -136,6 +136,38 @@ def intake_batch_rows(r: dict) -> list[Row]:
     return rows
 
 
+def raw_db_rows(r: dict) -> list[Row]:
+    return [
+        Row("single-row INSERT + COMMIT: rows/s", f"{r['insert_single_rows_per_s']:,.0f}", ""),
+        Row("multi-row INSERT, 1,000 a transaction: rows/s", f"{r['insert_batch_rows_per_s']:,.0f}", ""),
+        Row("SELECT 1: statements/s", f"{r['select_trivial_per_s']:,.0f}", ""),
+    ]
+
+
+def stress_rows(r: dict) -> list[Row]:
+    return [
+        Row(
+            "4-bank mix, steady payments/s",
+            f"{r['steady_payments_per_s']:,.1f}",
+            f">= {r['target_rate']:,.0f}",
+            r["steady_payments_per_s"] >= r["target_rate"],
+        ),
+        Row(
+            "success rate",
+            f"{r['success_rate']:.4%}",
+            f">= {r['target_success_rate']:.1%}",
+            r["success_rate"] >= r["target_success_rate"],
+        ),
+        Row(
+            "micro-batch p99 (JSON batch, pacs.008)",
+            f"{r['batch_p99_ms']:,.1f} ms",
+            f"<= {r['target_batch_p99_ms']:g} ms",
+            0 < r["batch_p99_ms"] <= r["target_batch_p99_ms"],
+        ),
+        Row("reconciliation", "clean" if r["reconciliation_ok"] else "FAILED", "clean", r["reconciliation_ok"]),
+    ]
+
+
 @dataclass(frozen=True)
 class Benchmark:
     name: str
@@ -145,6 +177,12 @@ class Benchmark:
 
 
 BENCHMARKS = [
+    Benchmark(
+        name="raw_db",
+        script="raw_db.py",
+        rows=raw_db_rows,
+        context=lambda r: f"{r['postgresql']}, synchronous_commit={r['synchronous_commit']}, one connection",
+    ),
     Benchmark(
         name="initiate_http",
         script="initiate_http.py",
@@ -183,6 +221,16 @@ BENCHMARKS = [
             f"{r['messages']} messages of {r['size']:,} per kind, {r['connections']} connections, gunicorn "
             f"{r['workers']} sync workers, PostgreSQL, {r['machine']['cpus']} CPUs, load before "
             f"{r['machine']['loadavg_before'][0]:g}"
+        ),
+    ),
+    Benchmark(
+        name="stress",
+        script="stress.py",
+        rows=stress_rows,
+        context=lambda r: (
+            f"target {r['rate']:,.0f} payments/s for {r['duration_s']:g} s, gunicorn {r['workers']} sync workers"
+            f"{' + Celery worker and beat' if r['celery'] else ''}, PostgreSQL + Redis, {r['machine']['cpus']} CPUs, "
+            f"load before {r['machine']['loadavg_before'][0]:g}; CPU cores used {r['cpu_cores_used']}"
         ),
     ),
 ]
@@ -230,6 +278,9 @@ def main() -> int:
             print(line)
     for line in failed:
         print("FAILED:", line)
+    raw = [f"{r.figure} {r.value}" for b, r in table if b == "raw_db"]
+    if raw:
+        print("raw database rates of this machine (beside every figure above):", "; ".join(raw))
     missed = [r for _, r in table if r.ok is False]
     if failed:
         return 2
