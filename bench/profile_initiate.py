@@ -49,6 +49,9 @@ PAYMENT = {
     "creditor_name": "Mumbai Textiles Pvt Ltd",
 }
 
+# With --accounts: the parties' IBANs, encrypted at rest by deltran/crypto.py.
+ACCOUNTS = {"debtor_iban": "AE070331234567890123456", "creditor_iban": "DE89370400440532013000"}
+
 
 def backend_cpu(pid: int) -> float:
     """CPU seconds used so far by a process (the PostgreSQL backend serving this connection)."""
@@ -81,6 +84,7 @@ PHASES = [
     ("whole request (test client, all middleware)", "django/core/handlers/base.py", "get_response"),
     ("  DRF APIView.dispatch", "rest_framework/views.py", "dispatch"),
     ("    JWT authentication (decode + user query)", "rest_framework_simplejwt/authentication.py", "authenticate"),
+    ("    rate limit + IP allow-list (one cache round trip)", "deltran/ratelimit.py", "allow_request"),
     ("    role check (groups query)", "deltran/roles.py", "user_roles"),
     ("    request.data (JSON parse)", "rest_framework/request.py", "data"),
     ("    request_fingerprint", "deltran/idempotency.py", "request_fingerprint"),
@@ -90,6 +94,7 @@ PHASES = [
     ("        _run_pipeline (validation stages)", "payments/services.py", "_run_pipeline"),
     ("        _persist (3 INSERTs + audit)", "payments/services.py", "_persist"),
     ("          audit_record_many (lock, SELECT, INSERT)", "deltran/audit.py", "audit_record_many"),
+    ("          account encryption (Fernet, --accounts)", "deltran/crypto.py", "encrypt_text"),
     ("      payment_detail (re-read SELECT)", "payments/selectors.py", "payment_detail"),
     ("      Serializer.data (detail + timeline SELECT)", "rest_framework/serializers.py", "data"),
     ("  JSONRenderer.render", "rest_framework/renderers.py", "render"),
@@ -119,6 +124,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=300, help="requests to time and profile")
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument(
+        "--accounts", action="store_true", help="payments carry a debtor and a creditor IBAN (encrypted at rest)"
+    )
     args = parser.parse_args()
 
     client = Client(HTTP_HOST="127.0.0.1")
@@ -129,7 +137,7 @@ def main() -> int:
     )
     assert resp.status_code == 200, resp.content
     auth = {"HTTP_AUTHORIZATION": f"Bearer {resp.json()['access']}"}
-    body = json.dumps(PAYMENT)
+    body = json.dumps(PAYMENT | (ACCOUNTS if args.accounts else {}))
 
     def initiate():
         r = client.post(

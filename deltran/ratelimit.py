@@ -2,8 +2,8 @@
 
 Counting is a fixed one-minute window per caller: the caller's API client when it has one (its own limit), else
 the user (RATE_LIMIT_PER_MINUTE), else the address of an anonymous caller (RATE_LIMIT_ANON_PER_MINUTE). One
-counter increment per request in the `ratelimit` cache: on Redis one round trip (SET NX EX + INCR pipelined),
-so every web process and node shares the counts; in the embedded default a file cache under var/ shared by the
+counter increment per request in the `ratelimit` cache: on Redis one round trip (INCR; the window's first hit
+also sets the expiry), so every web process and node shares the counts; in the embedded default a file cache under var/ shared by the
 processes of `make run`.
 
 The caller's address is REMOTE_ADDR, or with REST_FRAMEWORK["NUM_PROXIES"] (env TRUSTED_PROXIES) set, the entry
@@ -39,13 +39,19 @@ def counter_hit(key: str, *, ttl: int) -> int:
     """Add one to the counter `key` (created with a lifetime of `ttl` seconds) and return its new value."""
     cache = caches[settings.RATE_LIMIT_CACHE]
     if isinstance(cache, RedisCache):
-        # Django's RedisCache has no atomic create-or-increment; its incr() is two round trips. Its client is
-        # reached through a private attribute, and ints are stored raw by its serializer, so INCR works on them.
-        full_key = cache.make_and_validate_key(key)
-        pipe = cache._cache.get_client(full_key, write=True).pipeline(transaction=False)
-        pipe.set(full_key, 0, ex=ttl, nx=True)
-        pipe.incr(full_key)
-        return int(pipe.execute()[1])
+        # Django's RedisCache has no atomic create-or-increment (its incr() is two round trips), so INCR goes to
+        # its redis-py client, reached through a private attribute and kept on the (per-thread) cache object.
+        # One round trip; the first hit of a window adds the EXPIRE (a key left without one, if the process died
+        # in between, is never counted again: the window is in the key). Ints are stored raw by Django's
+        # serializer, so cache.get() reads the counter too.
+        client = getattr(cache, "_deltran_counter_client", None)
+        if client is None:
+            client = cache._deltran_counter_client = cache._cache.get_client(write=True)
+        full_key = cache.make_key(key)
+        count = client.incr(full_key)
+        if count == 1:
+            client.expire(full_key, ttl)
+        return int(count)
     if cache.add(key, 1, ttl):
         return 1
     try:
