@@ -3,8 +3,8 @@
 Counting is a fixed one-minute window per caller: the caller's API client when it has one (its own limit), else
 the user (RATE_LIMIT_PER_MINUTE), else the address of an anonymous caller (RATE_LIMIT_ANON_PER_MINUTE). One
 counter increment per request in the `ratelimit` cache: on Redis one round trip (INCR; the window's first hit
-also sets the expiry), so every web process and node shares the counts; in the embedded default a file cache under var/ shared by the
-processes of `make run`.
+also sets the expiry), so every web process and node shares the counts; in the embedded default a file cache
+under var/ shared by the processes of `make run`.
 
 The caller's address is REMOTE_ADDR, or with REST_FRAMEWORK["NUM_PROXIES"] (env TRUSTED_PROXIES) set, the entry
 that many hops from the right of X-Forwarded-For: never a value the client alone chose.
