@@ -14,6 +14,8 @@ class MovementKind(models.TextChoices):
     ADJUSTMENT = "adjustment", "Adjustment"
     # The pool lends a bank the shortfall of its settlement account in a netting cycle (pool → bank).
     SHORTFALL_LOAN = "shortfall_loan", "Shortfall loan"
+    # A bank repays such a loan out of its net credit in a later cycle (bank → pool).
+    LOAN_REPAYMENT = "loan_repayment", "Loan repayment"
 
 
 # The sign a movement of each kind must have: +1 adds to the balance, -1 takes from it, 0 either.
@@ -25,6 +27,7 @@ MOVEMENT_SIGNS: dict[str, int] = {
     MovementKind.FX_COST: -1,
     MovementKind.ADJUSTMENT: 0,
     MovementKind.SHORTFALL_LOAN: -1,
+    MovementKind.LOAN_REPAYMENT: 1,
 }
 
 

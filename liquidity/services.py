@@ -219,10 +219,10 @@ def pool_capacity_lock(currencies) -> PoolCapacity | None:
 def pool_cycle_settle(*, cycle: NettingCycle) -> list[PoolMovement]:
     """Move the primary pool by a settled cycle's pool positions and shortfall loans, in the cycle's transaction.
 
-    Per currency, in code order: what the pool receives (``fx_leg_in``), then what it lends (``shortfall_loan``, one
-    per bank), then what it pays (``fx_leg_out``), so no step passes below zero a balance the cycle checked. Each
-    movement has reference ``cycle:<id>``. Raises (failing the cycle) if the pool cannot pay, which the cycle's
-    deferral already prevents.
+    Per currency, in code order: what the pool receives (``fx_leg_in``, then the loans banks repay out of their net
+    credit, ``loan_repayment``, one per bank), then what it lends (``shortfall_loan``, one per bank), then what it
+    pays (``fx_leg_out``), so no step passes below zero a balance the cycle checked. Each movement has reference
+    ``cycle:<id>``. Raises (failing the cycle) if the pool cannot pay, which the cycle's deferral already prevents.
     """
     positions = dict(
         CyclePosition.objects.filter(cycle=cycle, participant_code=POOL)
@@ -231,14 +231,16 @@ def pool_cycle_settle(*, cycle: NettingCycle) -> list[PoolMovement]:
         .values_list("currency_id", "position")
     )
     fundings = cycle.fundings or []
-    if not positions and not fundings:
+    repayments = cycle.repayments or []
+    if not positions and not fundings and not repayments:
         return []
     pool = _primary_pool()
     if pool is None:
         raise PoolNotFound("No liquidity pool exists to settle the cycle's pool legs.")
     reference = f"cycle:{cycle.pk}"
     legs = []
-    for currency in sorted(set(positions) | {funding["currency"] for funding in fundings}):
+    currencies = set(positions) | {row["currency"] for row in fundings} | {row["currency"] for row in repayments}
+    for currency in sorted(currencies):
         position = positions.get(currency, Decimal(0))
         if position > 0:
             legs.append(
@@ -246,6 +248,17 @@ def pool_cycle_settle(*, cycle: NettingCycle) -> list[PoolMovement]:
                     currency, position, MovementKind.FX_LEG_IN, reference, f"Netting cycle {cycle.pk}: pool receives"
                 )
             )
+        for repayment in repayments:
+            if repayment["currency"] == currency:
+                legs.append(
+                    PoolLeg(
+                        currency,
+                        Decimal(repayment["amount"]),
+                        MovementKind.LOAN_REPAYMENT,
+                        reference,
+                        f"Netting cycle {cycle.pk}: {repayment['bic']} repays its {currency} loan",
+                    )
+                )
         for funding in fundings:
             if funding["currency"] == currency:
                 legs.append(

@@ -54,6 +54,11 @@ class SettlementAccount(models.Model):
     currency = models.ForeignKey("fxrates.Currency", on_delete=models.PROTECT, related_name="+")
     account_number = models.CharField(max_length=34, unique=True)
     balance = models.DecimalField(max_digits=28, decimal_places=4, default=Decimal(0))
+    # What the bank still owes the liquidity pool in this currency: the shortfall loans of netting cycles (added when
+    # lent), less what later cycles took back from the bank's net credits (settlement.services._loan_repayments).
+    pool_loan = models.DecimalField(
+        "owed to the pool", max_digits=28, decimal_places=4, default=Decimal(0), validators=[MinValueValidator(0)]
+    )
     is_active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -178,6 +183,9 @@ class NettingCycle(models.Model):
     # Banks whose shortfall the liquidity pool lent instead of deferring them (the pool funds shortfalls):
     # [{bic, currency, amount, balance, position, pool}]; each loan is posted pool → bank in this cycle.
     fundings = models.JSONField(default=list, blank=True)
+    # Loans repaid to the pool out of a bank's net credit in this cycle (earlier cycles' fundings):
+    # [{bic, currency, amount, position, outstanding, pool}]; each posted bank → pool in this cycle.
+    repayments = models.JSONField(default=list, blank=True)
     failure_reason = models.TextField(blank=True)
 
     class Meta:

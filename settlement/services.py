@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_CEILING, Context, Decimal, Inexact, localcontext
+from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal, Inexact, localcontext
 from zoneinfo import ZoneInfo
 
 import holidays as holiday_calendars
@@ -744,7 +744,7 @@ def _cycle_settle(*, cycle_id: int, actor, now: datetime) -> None:
             .update(status=ObligationStatus.PENDING, cycle=None)
         )
 
-    postings, instructions, positions, moved, fundings = [], [], [], {}, []
+    postings, instructions, positions, moved, fundings, repayments = [], [], [], {}, [], []
     for currency, result in results.items():
         for bic, loan in sorted(loans.get(currency, {}).items()):
             account = accounts[(bic, currency)]
@@ -759,23 +759,12 @@ def _cycle_settle(*, cycle_id: int, actor, now: datetime) -> None:
                 }
             )
             account.balance += loan
+            account.pool_loan += loan
             account.updated_at = now
             moved[account.pk] = account
-            memo = f"Liquidity pool funds {bic}'s {currency} shortfall"
             postings.extend(
-                LedgerPosting(
-                    cycle=cycle,
-                    account_code=code,
-                    settlement_account_id=account.pk if code == account.account_number else None,
-                    currency_id=currency,
-                    amount=amount,
-                    counter_account_code=counter,
-                    memo=memo,
-                    created_at=now,
-                )
-                for code, amount, counter in (
-                    (pool_account(currency), -loan, account.account_number),
-                    (account.account_number, loan, pool_account(currency)),
+                _pool_transfer(
+                    cycle, account, currency, -loan, f"Liquidity pool funds {bic}'s {currency} shortfall", now
                 )
             )
         codes = {
@@ -795,6 +784,39 @@ def _cycle_settle(*, cycle_id: int, actor, now: datetime) -> None:
                     raise AssertionError(f"Cycle {cycle.pk} would take {account.account_number} below zero.")
                 account.updated_at = now
                 moved[account.pk] = account
+            for code, position in sorted(result.positions.items()):
+                if code == POOL or position <= 0 or pool is None or currency not in pool.available:
+                    continue
+                account = accounts[(code, currency)]
+                if account.pool_loan <= 0:
+                    continue
+                # A bank that owes the pool repays from its net credit in this cycle: its balance still ends at
+                # least where it started the cycle.
+                repaid = _units_down(min(account.pool_loan, position), currency)
+                if repaid <= 0:
+                    continue
+                account.balance -= repaid
+                account.pool_loan -= repaid
+                repayments.append(
+                    {
+                        "bic": code,
+                        "currency": currency,
+                        "amount": _in_units(repaid, currency),
+                        "position": _in_units(position, currency),
+                        "outstanding": _in_units(account.pool_loan, currency),
+                        "pool": pool.pool_name,
+                    }
+                )
+                postings.extend(
+                    _pool_transfer(
+                        cycle,
+                        account,
+                        currency,
+                        repaid,
+                        f"{code} repays its {currency} loan to the liquidity pool",
+                        now,
+                    )
+                )
         by_number = {account.account_number: account.pk for account in accounts.values()}
         postings.extend(
             LedgerPosting(
@@ -819,7 +841,7 @@ def _cycle_settle(*, cycle_id: int, actor, now: datetime) -> None:
             CyclePosition(cycle=cycle, participant_code=code, currency_id=currency, position=position)
             for code, position in result.positions.items()
         )
-    SettlementAccount.objects.bulk_update([moved[pk] for pk in sorted(moved)], ["balance", "updated_at"])
+    SettlementAccount.objects.bulk_update([moved[pk] for pk in sorted(moved)], ["balance", "pool_loan", "updated_at"])
     LedgerPosting.objects.bulk_create(postings, batch_size=_CHUNK)
     SettlementInstruction.objects.bulk_create(instructions, batch_size=_CHUNK)
     CyclePosition.objects.bulk_create(positions, batch_size=_CHUNK)
@@ -843,6 +865,7 @@ def _cycle_settle(*, cycle_id: int, actor, now: datetime) -> None:
     cycle.obligation_count = settled_count
     cycle.deferrals = _jsonable(deferrals)
     cycle.fundings = _jsonable(fundings)
+    cycle.repayments = _jsonable(repayments)
     _cycle_move(cycle, CycleStatus.SETTLED)
     cycle.finished_at = timezone.now()
     cycle.save()
@@ -853,6 +876,28 @@ def _cycle_settle(*, cycle_id: int, actor, now: datetime) -> None:
     audit_record(
         actor=actor, action="settlement.netting_cycle", object_type="netting_cycle", object_id=cycle.pk, payload=summary
     )
+
+
+def _pool_transfer(
+    cycle: NettingCycle, account: SettlementAccount, currency: str, amount: Decimal, memo: str, now: datetime
+) -> list[LedgerPosting]:
+    """A balanced entry between a settlement account and the pool: ``amount`` to the pool (negative: from it)."""
+    return [
+        LedgerPosting(
+            cycle=cycle,
+            account_code=code,
+            settlement_account_id=account.pk if code == account.account_number else None,
+            currency_id=currency,
+            amount=signed,
+            counter_account_code=counter,
+            memo=memo[:140],
+            created_at=now,
+        )
+        for code, signed, counter in (
+            (pool_account(currency), amount, account.account_number),
+            (account.account_number, -amount, pool_account(currency)),
+        )
+    ]
 
 
 def _pool_capacity(currencies: list[str]) -> PoolCapacity | None:
@@ -876,6 +921,12 @@ def _in_units(amount: Decimal | None, currency: str) -> Decimal | None:
         return None
     ref = participant_directory().currencies.get(currency)
     return quantize_amount(amount, ref.minor_units) if ref else amount
+
+
+def _units_down(amount: Decimal, currency: str) -> Decimal:
+    """An amount rounded down to its currency's minor units (what a repayment may take without exceeding it)."""
+    ref = participant_directory().currencies.get(currency)
+    return amount.quantize(Decimal(1).scaleb(-ref.minor_units), rounding=ROUND_FLOOR) if ref else amount
 
 
 def _jsonable(value):
@@ -978,5 +1029,6 @@ def netting_cycle_summary(cycle: NettingCycle) -> dict:
         "currencies": cycle.currencies,
         "deferrals": cycle.deferrals,
         "fundings": cycle.fundings,
+        "repayments": cycle.repayments,
         "failure_reason": cycle.failure_reason,
     }

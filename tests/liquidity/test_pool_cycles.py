@@ -13,7 +13,7 @@ from liquidity.models import LiquidityPool, PoolBalance, PoolMovement
 from payments.choices import PaymentStatus
 from payments.models import Payment
 from settlement.choices import POOL, CycleStatus, CycleTrigger
-from settlement.models import CyclePosition, LedgerPosting, NettingCycle
+from settlement.models import CyclePosition, LedgerPosting, NettingCycle, SettlementAccount
 from settlement.services import netting_cycle_run
 from settlement.signals import pool_capacity_provider
 from tests.settlement.factories import ENBX, HABB, LUMI, SBIN, balances, minutes, pay, set_balance
@@ -177,3 +177,58 @@ def test_a_failing_pool_receiver_fails_the_cycle(book):
         failed = run()
     assert failed.status == CycleStatus.FAILED and failed.failure_reason == "RuntimeError: pool down"
     assert balances() == before and not PoolMovement.objects.filter(reference=f"cycle:{failed.pk}").exists()
+
+
+def owed(bic: str, currency: str = "USD") -> Decimal:
+    return SettlementAccount.objects.get(bank__bic=bic, currency_id=currency).pool_loan
+
+
+def test_a_funded_bank_repays_the_pool_from_its_next_credits(book, operator):
+    funds_shortfalls()
+    set_balance(ENBX, "USD", "40.00")
+    usd = available("USD")
+    lent = run()
+    assert [f["amount"] for f in lent.fundings] == ["60.00"] and lent.repayments == []
+    assert owed(ENBX) == D("60.00") and balances()[(ENBX, "USD")] == 0
+
+    # Next cycle ENBX nets +45 (SBIN pays it 45): all of it goes to the pool, 15 stays owed.
+    pay(operator, sender_bic=SBIN, receiver_bic=ENBX, amount="45.00", debtor_name="Repay 1", at=minutes(10))
+    first = run(at=minutes(15))
+    assert first.status == CycleStatus.SETTLED and first.fundings == []
+    assert first.repayments == [
+        {"bic": ENBX, "currency": "USD", "amount": "45.00", "position": "45.00", "outstanding": "15.00",
+         "pool": "Primary Liquidity Pool"}
+    ]  # fmt: skip
+    assert owed(ENBX) == D("15.00") and balances()[(ENBX, "USD")] == 0
+    assert movements(first) == [("USD", MovementKind.LOAN_REPAYMENT, D("45.00"), usd - D("60.00") + D("45.00"))]
+    repaid = LedgerPosting.objects.filter(cycle=first, memo__contains="repays")
+    assert sorted((p.account_code, p.amount, p.counter_account_code) for p in repaid) == [
+        ("DLTENBXAEADUSD", D("-45.00"), "POOL:USD"),
+        ("POOL:USD", D("45.00"), "DLTENBXAEADUSD"),
+    ]
+    assert sum(p.amount for p in LedgerPosting.objects.filter(cycle=first, currency="USD")) == 0
+
+    # Then it nets +100: 15 repays the rest of the loan, 85 stays on its account; the pool is whole again.
+    pay(operator, sender_bic=LUMI, receiver_bic=ENBX, amount="100.00", debtor_name="Repay 2", at=minutes(20))
+    second = run(at=minutes(25))
+    assert [(r["amount"], r["outstanding"]) for r in second.repayments] == [("15.00", "0.00")]
+    assert owed(ENBX) == 0 and balances()[(ENBX, "USD")] == D("85.00")
+    assert available("USD") == usd
+    assert PoolMovement.objects.filter(kind=MovementKind.LOAN_REPAYMENT).count() == 2
+
+    # Nothing is owed any more: a further credit stays with the bank.
+    pay(operator, sender_bic=SBIN, receiver_bic=ENBX, amount="10.00", debtor_name="Repay 3", at=minutes(30))
+    third = run(at=minutes(35))
+    assert third.repayments == [] and balances()[(ENBX, "USD")] == D("95.00") and available("USD") == usd
+
+
+def test_a_bank_that_owes_the_pool_and_pays_in_a_cycle_repays_nothing(book, operator):
+    funds_shortfalls()
+    set_balance(ENBX, "USD", "40.00")
+    run()
+    set_balance(ENBX, "USD", "500.00")
+    pay(operator, sender_bic=ENBX, receiver_bic=SBIN, amount="70.00", debtor_name="Pays again", at=minutes(10))
+    cycle = run(at=minutes(15))
+    assert cycle.repayments == [] and cycle.fundings == []
+    assert owed(ENBX) == D("60.00") and balances()[(ENBX, "USD")] == D("430.00")
+    assert not PoolMovement.objects.filter(kind=MovementKind.LOAN_REPAYMENT).exists()
