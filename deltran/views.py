@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_prometheus.exports import ExportToDjangoView
@@ -123,7 +124,9 @@ def audit_verify_page(request):
         messages.success(request, f"The audit chain holds: {found['checked']} entries checked.")
     else:
         messages.error(request, f"The audit chain is broken at entry {found['first_broken_id']}: {found['reason']}.")
-    return redirect("audit-log")
+    # Back to the list as it was filtered.
+    query = request.GET.urlencode()
+    return redirect(reverse("audit-log") + (f"?{query}" if query else ""))
 
 
 @capability_required("audit.view")
