@@ -15,7 +15,6 @@ watermark row, so two at once never count a row twice.
 import math
 import time
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -31,6 +30,7 @@ from payments.models import (
     MetricsRollupState,
     Payment,
     PaymentDayStat,
+    PaymentHourStat,
     PaymentMinuteStat,
     PaymentProcessingBucket,
     PaymentSecondStat,
@@ -64,18 +64,17 @@ FAILED = (S.REJECTED, S.FAILED)
 # --- Rollup --------------------------------------------------------------------
 
 
-@dataclass
 class _Counters:
-    status: dict = None
-    seconds: dict = None
-    minutes: dict = None
-    days: dict = None
-    buckets: dict = None
+    """What a batch of timeline rows adds to each counter. Rows older than a table keeps are not added to it (a
+    first rollup over years of timeline writes only the day counters for the old ones)."""
 
-    def __post_init__(self) -> None:
+    def __init__(self, now: datetime):
+        self.second_from = now - SECOND_RETENTION
+        self.minute_from = now - MINUTE_RETENTION
         self.status = defaultdict(int)
         self.seconds = defaultdict(lambda: [0, 0])
         self.minutes = defaultdict(lambda: [0, Decimal(0), Decimal(0), 0.0])
+        self.hours = defaultdict(lambda: [0, Decimal(0), Decimal(0), 0.0])
         self.days = defaultdict(lambda: [0, Decimal(0), Decimal(0), 0.0])
         self.buckets = defaultdict(lambda: [0, 0.0])
 
@@ -92,13 +91,14 @@ class _Counters:
             bound = next(b for b in PROCESSING_BUCKETS if b == INF or processing <= b)
             self.buckets[bound][0] += 1
             self.buckets[INF][1] += processing
-        if to_status in (S.INITIATED, S.SETTLED):
-            second = self.seconds[at.replace(microsecond=0)]
-            second[0 if to_status == S.INITIATED else 1] += 1
-        for bucket in (
-            self.minutes[(at.replace(second=0, microsecond=0), currency, to_status)],
-            self.days[(at.date(), sender_bic, currency, to_status)],
-        ):
+        buckets = [self.days[(at.date(), sender_bic, currency, to_status)]]
+        if at >= self.minute_from:
+            minute = at.replace(second=0, microsecond=0)
+            buckets.append(self.minutes[(minute, currency, to_status)])
+            buckets.append(self.hours[(minute.replace(minute=0), currency, to_status)])
+            if at >= self.second_from and to_status in (S.INITIATED, S.SETTLED):
+                self.seconds[at.replace(microsecond=0)][0 if to_status == S.INITIATED else 1] += 1
+        for bucket in buckets:
             bucket[0] += 1
             bucket[1] += amount
             bucket[2] += amount_usd
@@ -115,8 +115,8 @@ def _upsert_add(model, keys: tuple[str, ...], adds: tuple[str, ...], rows: list[
     updates = ", ".join(f"{quote(c)} = {table}.{quote(c)} + excluded.{quote(c)}" for c in adds)
     one = "(" + ", ".join(["%s"] * (len(keys) + len(adds))) + ")"
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), 400):
-            chunk = rows[start : start + 400]
+        for start in range(0, len(rows), 1000):
+            chunk = rows[start : start + 1000]
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) VALUES {', '.join([one] * len(chunk))} "
                 f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO UPDATE SET {updates}",
@@ -146,6 +146,15 @@ def _write(counters: _Counters) -> None:
         [
             (dt(minute), currency, status, n, dec(volume, 32, 4), dec(usd, 32, 2), seconds)
             for (minute, currency, status), (n, volume, usd, seconds) in counters.minutes.items()
+        ],
+    )
+    _upsert_add(
+        PaymentHourStat,
+        ("hour", "currency", "status"),
+        ("count", "volume", "volume_usd", "processing_seconds"),
+        [
+            (dt(hour), currency, status, n, dec(volume, 32, 4), dec(usd, 32, 2), seconds)
+            for (hour, currency, status), (n, volume, usd, seconds) in counters.hours.items()
         ],
     )
     _upsert_add(
@@ -197,6 +206,7 @@ def _state_locked() -> MetricsRollupState:
 def _prune(now: datetime) -> None:
     PaymentSecondStat.objects.filter(second__lt=now - SECOND_RETENTION).delete()
     PaymentMinuteStat.objects.filter(minute__lt=now - MINUTE_RETENTION).delete()
+    PaymentHourStat.objects.filter(hour__lt=now - MINUTE_RETENTION).delete()
 
 
 def metrics_rollup(*, batch: int = BATCH, max_seconds: float | None = None) -> int:
@@ -208,7 +218,7 @@ def metrics_rollup(*, batch: int = BATCH, max_seconds: float | None = None) -> i
         with transaction.atomic():
             state = _state_locked()
             rows = _rows(state.last_transition_id, state.gaps, batch)
-            counters = _Counters()
+            counters = _Counters(timezone.now())
             for row in rows:
                 counters.add(row)
             _write(counters)
@@ -279,11 +289,21 @@ def status_counts() -> dict[str, int]:
 def metrics_realtime(*, now: datetime | None = None) -> dict:
     """The overview figures: rates over the last minute, volumes over 24 hours, counts now."""
     now = now or timezone.now()
-    day_ago = now - timedelta(hours=24)
+    # The 24 hours: whole hours from the first hour boundary after 24 hours ago, minutes before it.
+    day_ago = (now - timedelta(hours=24)).replace(second=0, microsecond=0)
+    boundary = day_ago.replace(minute=0) + timedelta(hours=1) if day_ago.minute else day_ago
+    columns = {
+        "n": Sum("count"),
+        "volume": Sum("volume"),
+        "usd": Sum("volume_usd"),
+        "seconds": Sum("processing_seconds"),
+    }
     minute_rows = list(
-        PaymentMinuteStat.objects.filter(minute__gte=day_ago.replace(second=0, microsecond=0))
+        PaymentHourStat.objects.filter(hour__gte=boundary).values("currency", "status").annotate(**columns).order_by()
+    ) + list(
+        PaymentMinuteStat.objects.filter(minute__gte=day_ago, minute__lt=boundary)
         .values("currency", "status")
-        .annotate(n=Sum("count"), volume=Sum("volume"), usd=Sum("volume_usd"), seconds=Sum("processing_seconds"))
+        .annotate(**columns)
         .order_by()
     )
     hour_ago = (now - timedelta(hours=1)).replace(second=0, microsecond=0)

@@ -187,6 +187,27 @@ class PaymentMinuteStat(models.Model):
         return f"{self.minute:%Y-%m-%d %H:%M} {self.currency} {self.status}: {self.count}"
 
 
+class PaymentHourStat(models.Model):
+    """Steps per hour, currency and status reached (kept for two days): the 24-hour figures read 24 of these rows
+    per key instead of 1,440 minutes."""
+
+    hour = models.DateTimeField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20, choices=PaymentStatus.choices)
+    count = models.BigIntegerField(default=0)
+    volume = models.DecimalField(max_digits=32, decimal_places=4, default=0)
+    volume_usd = models.DecimalField(max_digits=32, decimal_places=2, default=0)
+    processing_seconds = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["hour", "currency", "status"], name="payment_hour_stat_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h {self.currency} {self.status}: {self.count}"
+
+
 class PaymentDayStat(models.Model):
     """Steps per UTC day, sending bank, currency and status reached (kept): daily charts and per-bank activity."""
 

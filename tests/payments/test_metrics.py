@@ -273,3 +273,16 @@ def test_amounts_are_exact_decimal_strings(scenario):
     make_payment(amount=Decimal("0.20"))
     metrics_rollup()
     assert metrics_realtime()["volume_24h"] == {"USD": "0.30"}
+
+
+def test_the_24_hours_are_24_hours_of_hour_and_minute_counters(scenario):
+    now = timezone.now()
+    for hours_ago, amount in ((25, "1.00"), (23.9, "2.00"), (0.5, "4.00")):
+        with time_machine.travel(now - timedelta(hours=hours_ago), tick=False):
+            make_payment(amount=amount)
+    with time_machine.travel(now, tick=False):
+        metrics_rollup()
+        figures = metrics_realtime()
+    assert figures["volume_24h"] == {"USD": "6.00"}
+    assert figures["count_24h"] == {"USD": 2}
+    assert figures["pending_count"] == 3
