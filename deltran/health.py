@@ -17,6 +17,7 @@ from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
+from deltran.celery import app as celery_app
 from deltran.periodic import periodic_states
 
 OK, DOWN, WARN = "ok", "down", "warn"
@@ -111,11 +112,17 @@ def check_periodic_tasks() -> CheckResult:
     states = periodic_states()
     tasks = {}
     late = []
+    celery_app.loader.import_default_modules()  # once per process: every app's tasks.py
     for name, entry in sorted(settings.CELERY_BEAT_SCHEDULE.items()):
         task_name = entry["task"]
         interval = _interval_seconds(entry["schedule"])
         state = states.get(task_name)
         started = state.last_started_at if state else None
+        task = celery_app.tasks.get(task_name)
+        if not getattr(task, "records_runs", False):
+            # Not made with @periodic_task: it keeps no run record, so its absence says nothing.
+            tasks[name] = {"status": "unrecorded", "interval_seconds": interval}
+            continue
         if started is None:
             status = "never"
         elif interval and (now - started).total_seconds() > interval * settings.HEALTH_BEAT_LATE_FACTOR:

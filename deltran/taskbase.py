@@ -89,6 +89,7 @@ def periodic_task(*, name: str, **options):
                 periodic_run_finished(name=name, started=started)
                 return result
 
-        return shared_task(name=name, base=DeltranTask, **options)(run_once)
+        # records_runs: /health expects a run record from this task (a beat task made without it has none).
+        return shared_task(name=name, base=DeltranTask, records_runs=True, **options)(run_once)
 
     return decorator

@@ -48,6 +48,9 @@ def test_operators_see_each_periodic_task_and_the_lists(web, scenario):
     assert tasks["deltran.idempotency_prune"]["status"] == "ok"
     assert tasks["deltran.idempotency_prune"]["last_succeeded_at"] is not None
     assert tasks["settlement.netting_cycle"]["status"] == "never"
+    # A beat task made without @periodic_task keeps no run record: reported as such, never as late.
+    assert tasks["payments.metrics_rollup"]["status"] == "unrecorded"
+    assert "payments.metrics_rollup" not in body["checks"]["periodic_tasks"]["late_or_never"]
     assert "settlement.netting_cycle" in body["checks"]["periodic_tasks"]["late_or_never"]
     assert body["checks"]["periodic_tasks"]["status"] == "warn"
     assert body["status"] == "degraded"  # informative checks warn; nothing required is down
