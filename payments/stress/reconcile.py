@@ -38,8 +38,10 @@ def ledger_snapshot() -> dict[str, str]:
 
     Read in one snapshot, so a netting cycle committing meanwhile is seen whole or not at all.
     """
+    # Inside a caller's transaction (a test) its snapshot rules apply; on its own, one repeatable-read snapshot.
+    own_transaction = not connection.in_atomic_block
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and own_transaction:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         balances = dict(SettlementAccount.objects.values_list("account_number", "balance"))
