@@ -391,6 +391,11 @@ X_FRAME_OPTIONS = "DENY"
 # Pages load only this origin's static files (no inline script or style; the API docs page relaxes this for
 # Redoc, deltran/urls.py) and open their WebSocket on the Daphne origin.
 _ws = urlsplit(WEBSOCKET_URL)
+_ws_origins = [f"{_ws.scheme}://{_ws.netloc}"] if _ws.netloc else []
+if _ws.hostname in {"127.0.0.1", "localhost", "::1"}:
+    # static/js/live.js swaps a loopback socket host for the page's own loopback name (so the session cookie goes).
+    _port = f":{_ws.port}" if _ws.port else ""
+    _ws_origins = [f"{_ws.scheme}://{host}{_port}" for host in ("127.0.0.1", "localhost")]
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -398,7 +403,7 @@ CONTENT_SECURITY_POLICY = {
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
-        "connect-src": ["'self'", *([f"{_ws.scheme}://{_ws.netloc}"] if _ws.netloc else [])],
+        "connect-src": ["'self'", *_ws_origins],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
         "form-action": ["'self'"],

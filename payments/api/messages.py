@@ -22,8 +22,9 @@ from deltran.api import DecimalJSONParser, PayloadTooLarge
 from deltran.errors import ValidationFailed, error_body
 from deltran.idempotency import MAX_KEY_LENGTH, request_fingerprint
 from deltran.ids import uuid7
-from deltran.roles import HasRole
+from deltran.roles import HasRole, user_can
 from payments.api.intake import parse_instruction
+from payments.api.render import party_accounts
 from payments.api.views import ERROR_RESPONSES
 from payments.messages.mt103 import mt103_read, mt103_render
 from payments.messages.pacs002 import MESSAGE_NAME, pacs002_render
@@ -249,6 +250,14 @@ def _payment(payment_id) -> Payment:
         raise Http404 from exc
 
 
+def _as_readable_by(payment: Payment, user) -> Payment:
+    """The payment with its parties' accounts masked (in memory only) unless the role may see them in full."""
+    if not user_can(user, "payments.view_accounts"):
+        for name, value in party_accounts(payment, show_accounts=False).items():
+            setattr(payment, name, value)
+    return payment
+
+
 class PaymentPacs008View(APIView):
     capability = "payments.view"
     permission_classes = [HasRole]
@@ -259,7 +268,10 @@ class PaymentPacs008View(APIView):
         summary="A payment as an ISO 20022 pacs.008.001.08 document",
     )
     def get(self, request, payment_id):
-        return HttpResponse(pacs008_render(_payment(payment_id)), content_type="application/xml; charset=utf-8")
+        return HttpResponse(
+            pacs008_render(_as_readable_by(_payment(payment_id), request.user)),
+            content_type="application/xml; charset=utf-8",
+        )
 
 
 class PaymentMt103View(APIView):
@@ -272,4 +284,7 @@ class PaymentMt103View(APIView):
         summary="A payment as a SWIFT MT103",
     )
     def get(self, request, payment_id):
-        return HttpResponse(mt103_render(_payment(payment_id)), content_type="text/plain; charset=us-ascii")
+        return HttpResponse(
+            mt103_render(_as_readable_by(_payment(payment_id), request.user)),
+            content_type="text/plain; charset=us-ascii",
+        )

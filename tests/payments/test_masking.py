@@ -55,3 +55,16 @@ def test_payment_page_masks_accounts_by_role(payment_id, client, users, role):
     else:
         assert IBAN not in page and "1234567" not in page
         assert "AE07 **** **** 3456" in page and "**** 4567" in page
+
+
+@pytest.mark.parametrize("role", [OPERATOR, AUDITOR, VIEWER])
+@pytest.mark.parametrize("kind", ["pacs008", "mt103"])
+def test_output_messages_mask_accounts_by_role(payment_id, client_for, role, kind):
+    response = client_for(role).get(f"/api/v1/payments/{payment_id}/{kind}")
+    assert response.status_code == 200, response.content
+    text = response.content.decode()
+    assert (IBAN in text) == (role in FULL)
+    assert ("1234567" in text) == (role in FULL)
+    if role not in FULL:
+        # The mask's last four stay (MT103's character set writes the stars as dots).
+        assert "3456" in text and "4567" in text
