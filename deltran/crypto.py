@@ -18,6 +18,7 @@ nothing. The empty string is stored as it is (no account given).
 
 import base64
 import hashlib
+import json
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -25,6 +26,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 # Every Fernet token starts with its version byte 0x80, which base64 writes as "gAAAAA" (for any time stamp
@@ -102,7 +104,9 @@ def encrypted_fields() -> list[tuple[type[models.Model], list[str]]]:
     """Every model with encrypted columns, and those columns."""
     found = []
     for model in apps.get_models():
-        columns = [f.column for f in model._meta.concrete_fields if isinstance(f, EncryptedCharField)]
+        columns = [
+            f.column for f in model._meta.concrete_fields if isinstance(f, (EncryptedCharField, EncryptedJSONField))
+        ]
         if columns:
             found.append((model, columns))
     return found
@@ -146,6 +150,44 @@ def reencrypt_with_first_key(value: str) -> str:
     if not is_encrypted(value):
         return encrypt_text(value)
     return field_cipher().rotate(value.encode("ascii")).decode("ascii")
+
+
+class EncryptedJSONField(models.TextField):
+    """A JSON value (dicts, lists, strings, numbers) stored encrypted in a text column, e.g. a stored API response
+    that holds parties' accounts. Values are written as compact JSON (DjangoJSONEncoder) and read back as parsed
+    JSON; a plain JSON text written before encryption reads as it is."""
+
+    description = "JSON encrypted at rest (Fernet)"
+
+    def get_prep_value(self, value):
+        return value
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        if value is None:
+            return None
+        return encrypt_text(json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":")))
+
+    def from_db_value(self, value, expression, connection):
+        if value is None:
+            return None
+        return json.loads(decrypt_text(value))
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
+
+    def value_to_string(self, obj) -> str:
+        return json.dumps(self.value_from_object(obj), cls=DjangoJSONEncoder)
+
+    def get_lookup(self, lookup_name):
+        return super().get_lookup(lookup_name) if lookup_name == "isnull" else None
+
+    def get_transform(self, lookup_name):
+        return None
 
 
 @checks.register(checks.Tags.security, deploy=False)

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from deltran.crypto import EncryptedJSONField
+
 
 class AuditEntry(models.Model):
     """One append-only audit record; `entry_hash` covers the fields and the previous entry's hash.
@@ -66,7 +68,8 @@ class IdempotencyRecord(models.Model):
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField()
-    response_body = models.JSONField()
+    # The first response holds the parties' accounts: encrypted at rest like the payment's columns.
+    response_body = EncryptedJSONField()
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:

@@ -11,8 +11,10 @@ from django.apps import apps
 from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 
 from deltran.crypto import check_field_key, decrypt_text, encrypt_if_plain, mask_account, mask_iban
+from deltran.models import IdempotencyRecord
 from payments.models import Payment
 from tests.conftest import payment_body
 
@@ -22,6 +24,7 @@ IBAN = "AE070331234567890123456"
 CREDITOR_IBAN = "DE89370400440532013000"
 COLUMNS = ("debtor_iban", "debtor_account", "creditor_iban", "creditor_account")
 migration = importlib.import_module("payments.migrations.0007_parties_accounts_encrypted")
+idempotency_migration = importlib.import_module("deltran.migrations.0008_idempotency_response_encrypted")
 
 
 def stored(payment_id) -> dict:
@@ -148,3 +151,40 @@ def test_iban_mask(value, masked):
 )
 def test_account_mask(value, masked):
     assert mask_account(value) == masked
+
+
+def test_the_stored_first_response_of_an_idempotent_request_is_encrypted(scenario, operator_client):
+    body = json.dumps(payment_body(debtor_iban=IBAN))
+    headers = {"content_type": "application/json", "HTTP_IDEMPOTENCY_KEY": "inv-2026-114"}
+    first = operator_client.post("/api/v1/payments/initiate", data=body, **headers)
+    assert first.status_code == 201
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT response_body FROM deltran_idempotencyrecord")
+        (raw,) = cursor.fetchone()
+    assert raw.startswith("gAAAAA") and IBAN not in raw
+    replay = operator_client.post("/api/v1/payments/initiate", data=body, **headers)
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.json() == first.json() and replay.json()["debtor_iban"] == IBAN
+    assert IdempotencyRecord.objects.get().response_body["debtor_iban"] == IBAN
+
+
+def test_the_idempotency_migration_encrypts_plain_json_rows(db):
+    record = IdempotencyRecord.objects.create(
+        scope="ENBXAEADXXX",
+        key="k1",
+        request_hash="h",
+        response_status=201,
+        response_body={"debtor_iban": IBAN},
+        created_at=timezone.now(),
+    )
+    with connection.cursor() as cursor:  # as the JSON column held it before
+        cursor.execute(
+            "UPDATE deltran_idempotencyrecord SET response_body = %s WHERE id = %s",
+            [json.dumps({"debtor_iban": IBAN, "amount": "1.00"}), record.pk],
+        )
+    assert IdempotencyRecord.objects.get().response_body == {"debtor_iban": IBAN, "amount": "1.00"}
+    idempotency_migration.rewrite(encrypt_if_plain)(apps, SimpleNamespace(connection=connection))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT response_body FROM deltran_idempotencyrecord")
+        assert cursor.fetchone()[0].startswith("gAAAAA")
+    assert IdempotencyRecord.objects.get().response_body == {"debtor_iban": IBAN, "amount": "1.00"}
