@@ -168,6 +168,56 @@ def stress_rows(r: dict) -> list[Row]:
     ]
 
 
+def metrics_realtime_rows(r: dict) -> list[Row]:
+    rows = []
+    labels = {
+        "quiet": "nothing new",
+        "writes_requests_roll_up": f"{r['rate']:g} payments/s, requests roll up",
+        "writes_with_rollup_task": f"{r['rate']:g} payments/s, rollup task every 1 s",
+    }
+    for phase, label in labels.items():
+        x = r[phase]
+        rows.append(
+            Row(
+                f"GET /api/v1/metrics/realtime, {r['payments']:,} payments, {label}: p95",
+                f"{x['p95_ms']:.1f} ms",
+                f"<= {r['target_p95_ms']:g} ms",
+                x["p95_ms"] <= r["target_p95_ms"],
+            )
+        )
+        rows.append(Row("  same: p50 / p99", f"{x['p50_ms']:.1f} / {x['p99_ms']:.1f} ms", ""))
+    if r.get("prepare"):
+        rows.append(Row("first rollup of the timeline: rows/s", f"{r['prepare']['rollup_rows_per_s']:,}", ""))
+    return rows
+
+
+def ws_latency_rows(r: dict) -> list[Row]:
+    return [
+        Row(
+            f"commit -> WebSocket client at {r['rate_target']:g} payments/s: p99",
+            f"{r['p99_s'] * 1000:.0f} ms" if r["p99_s"] is not None else "none received",
+            f"<= {r['target_p99_s'] * 1000:g} ms",
+            r["meets_target"],
+        ),
+        Row(
+            "  same: p50 / p95 / max",
+            f"{r['p50_s'] * 1000:.0f} / {r['p95_s'] * 1000:.0f} / {r['max_s'] * 1000:.0f} ms",
+            "",
+        ),
+        Row(
+            "  events lost / received twice",
+            f"{r['lost']} / {r['duplicates']}",
+            "0 / 0",
+            not r["lost"] and not r["duplicates"],
+        ),
+        Row(
+            "  rate achieved; messages per client per s",
+            f"{r['rate_achieved']:g}/s; {r['messages_per_client_per_s']:g}",
+            "",
+        ),
+    ]
+
+
 @dataclass(frozen=True)
 class Benchmark:
     name: str
@@ -231,6 +281,24 @@ BENCHMARKS = [
             f"target {r['rate']:,.0f} payments/s for {r['duration_s']:g} s, gunicorn {r['workers']} sync workers"
             f"{' + Celery worker and beat' if r['celery'] else ''}, PostgreSQL + Redis, {r['machine']['cpus']} CPUs, "
             f"load before {r['machine']['loadavg_before'][0]:g}; CPU cores used {r['cpu_cores_used']}"
+        ),
+    ),
+    Benchmark(
+        name="metrics_realtime",
+        script="metrics_realtime.py",
+        rows=metrics_realtime_rows,
+        context=lambda r: (
+            f"gunicorn 2 sync workers, one keep-alive client, {r['quiet']['requests']} requests per phase, "
+            f"PostgreSQL, {r['machine']['cpus']} CPUs, load before {r['machine']['load_before'][0]:g}"
+        ),
+    ),
+    Benchmark(
+        name="ws_latency",
+        script="ws_latency.py",
+        rows=ws_latency_rows,
+        context=lambda r: (
+            f"{r['mode']}, one Daphne process, {r['clients']} clients, {r['writers']} writer processes, "
+            f"{r['seconds']:g} s, {r['machine']['cpus']} CPUs, load before {r['machine']['load_before'][0]:g}"
         ),
     ),
 ]

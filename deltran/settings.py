@@ -215,9 +215,9 @@ METRICS_STALE_SECONDS = float(os.environ.get("METRICS_STALE_SECONDS", 2))
 METRICS_ROLLUP_MAX_SECONDS = float(os.environ.get("METRICS_ROLLUP_MAX_SECONDS", 20))
 METRICS_GAP_SECONDS = float(os.environ.get("METRICS_GAP_SECONDS", 300))
 # Each WebSocket process reads new outbox rows this often and sends them to its sockets; payment updates to a
-# socket are sent at most every WS_PAYMENT_BATCH_SECONDS, at most WS_PAYMENT_BATCH_MAX in one message.
+# socket go out together every WS_PAYMENT_BATCH_SECONDS, in messages of at most WS_PAYMENT_BATCH_MAX events.
 OUTBOX_POLL_SECONDS = float(os.environ.get("OUTBOX_POLL_SECONDS", 0.1))
-WS_PAYMENT_BATCH_SECONDS = float(os.environ.get("WS_PAYMENT_BATCH_SECONDS", 0.2))
+WS_PAYMENT_BATCH_SECONDS = float(os.environ.get("WS_PAYMENT_BATCH_SECONDS", 0.15))
 WS_PAYMENT_BATCH_MAX = int(os.environ.get("WS_PAYMENT_BATCH_MAX", 500))
 # A client reconnecting with a last event id gets at most this many missed events; further behind, it is told to
 # reload (message "resync").
