@@ -102,8 +102,9 @@ class PaymentTransition(models.Model):
     payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="timeline")
     from_status = models.CharField(max_length=20, choices=PaymentStatus.choices, blank=True)
     to_status = models.CharField(max_length=20, choices=PaymentStatus.choices)
+    # No index on the actor: five timeline rows a payment would each pay for it; nothing lists steps by user.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     actor_label = models.CharField(max_length=150)
     reason = models.CharField(max_length=255)

@@ -7,6 +7,7 @@ written in one transaction. The liquidity check needs row locks, so it is a
 persist-time stage (PERSIST_STAGES) inside that transaction.
 """
 
+import functools
 import json
 import uuid
 from collections.abc import Callable
@@ -136,6 +137,16 @@ class PipelineRun:
 # --- Stages ------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=65536)
+def _iban_problem(value: str) -> str:
+    """Why ``value`` is not a valid IBAN, or "" — remembered, as a bank's customers' accounts recur."""
+    try:
+        IBAN(value)
+    except SchwiftyException as exc:
+        return str(exc) or "invalid"
+    return ""
+
+
 def stage_validate(run: PipelineRun) -> None:
     """BICs of known, active banks; an active ISO 4217 currency and its minor units; accounts on both sides."""
     ins = run.instruction
@@ -178,10 +189,9 @@ def stage_validate(run: PipelineRun) -> None:
     for side in ("debtor_iban", "creditor_iban"):
         value = getattr(ins, side)
         if value:
-            try:
-                IBAN(value)
-            except SchwiftyException as exc:
-                run.error(side, "invalid_iban", f"{value} is not a valid IBAN: {exc}.")
+            problem = _iban_problem(value)
+            if problem:
+                run.error(side, "invalid_iban", f"{value} is not a valid IBAN: {problem}.")
     if run.errors:
         return
     sender = banks[ins.sender_bic]
