@@ -69,7 +69,8 @@ def rows_insert(
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in model_fields)
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES %s"
-    with connection.cursor() as cursor:
+    # The driver's cursor, so execute_values can page; its errors still come out as django.db's (IntegrityError…).
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         if returning is None:
             execute_values(cursor.cursor, sql, rows, page_size=PAGE)
             return None

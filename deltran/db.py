@@ -62,3 +62,13 @@ CREATE TRIGGER {self.table}_append_only BEFORE UPDATE OR DELETE ON {self.table}
 
     def operation(self) -> migrations.RunPython:
         return migrations.RunPython(self.install, self.remove)
+
+    def _sqlite_reinstall(self, apps, schema_editor) -> None:
+        if schema_editor.connection.vendor == "sqlite":
+            for statement in [*self.sqlite_down, *self.sqlite_up]:
+                schema_editor.execute(statement)
+
+    def after_sqlite_rebuild(self) -> migrations.RunPython:
+        """Put last in a migration that alters the table: SQLite alters a column by rebuilding the table, which drops
+        its triggers (PostgreSQL keeps them); this puts them back, both ways."""
+        return migrations.RunPython(self._sqlite_reinstall, self._sqlite_reinstall)

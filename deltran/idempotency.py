@@ -15,6 +15,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from deltran.bulk import rows_insert
 from deltran.errors import IdempotencyConflict, ValidationFailed, field_error
 from deltran.models import IdempotencyRecord
 
@@ -68,13 +69,19 @@ def idempotent_call(
     try:
         with transaction.atomic():
             status, body = produce()
-            IdempotencyRecord.objects.create(
-                scope=scope,
-                key=key,
-                request_hash=fingerprint,
-                response_status=status,
-                response_body=json.loads(json.dumps(body, cls=DjangoJSONEncoder)),
-                created_at=timezone.now(),
+            rows_insert(
+                IdempotencyRecord,
+                ("scope", "key", "request_hash", "response_status", "response_body", "created_at"),
+                [
+                    (
+                        scope,
+                        key,
+                        fingerprint,
+                        status,
+                        json.loads(json.dumps(body, cls=DjangoJSONEncoder)),
+                        timezone.now(),
+                    )
+                ],
             )
     except IntegrityError:
         existing = IdempotencyRecord.objects.filter(scope=scope, key=key).first()

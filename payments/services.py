@@ -437,21 +437,29 @@ class _Admission:
     drafts: list[ObligationDraft] = field(default_factory=list)
 
 
-def _waiting_closure(bank_ids: set[int]) -> set[int]:
+def _waiting_closure(bank_ids: set[int]) -> tuple[set[int], bool]:
     """The banks, and transitively the receivers of their payments waiting for liquidity: every position a release
-    set off by these banks may touch, so all of them are locked at once, in primary-key order."""
+    set off by these banks may touch, so all of them are locked at once, in primary-key order. Also whether any of
+    these banks has a payment waiting at all (usually none: then there is no queue to read).
+
+    Plain SQL (the partial index on waiting payments answers it): it runs in every payment's transaction.
+    """
     banks = set(bank_ids)
     frontier = set(bank_ids)
-    while frontier:
-        receivers = set(
-            Payment.objects.filter(awaiting_liquidity=True, sender_bank_id__in=frontier)
-            .order_by()
-            .values_list("receiver_bank_id", flat=True)
-            .distinct()
-        )
-        frontier = receivers - banks
-        banks |= frontier
-    return banks
+    table = connection.ops.quote_name(Payment._meta.db_table)
+    waiting = False
+    with connection.cursor() as cursor:
+        while frontier:
+            cursor.execute(
+                f"SELECT DISTINCT receiver_bank_id FROM {table} WHERE awaiting_liquidity "
+                f"AND sender_bank_id IN ({', '.join(['%s'] * len(frontier))})",
+                sorted(frontier),
+            )
+            receivers = {row[0] for row in cursor.fetchall()}
+            waiting = waiting or bool(receivers)
+            frontier = receivers - banks
+            banks |= frontier
+    return banks, waiting
 
 
 def _liquidity_admit(*, new: list[Payment], bank_ids: set[int], now: datetime) -> _Admission:
@@ -468,18 +476,22 @@ def _liquidity_admit(*, new: list[Payment], bank_ids: set[int], now: datetime) -
     # Only a bank whose net debit goes down (a payee of a new payment, or a bank asked to release) can have waiting
     # payments that now fit; a payer's own debit only grows, so its queue is not read.
     credited = set(bank_ids) | {p.receiver_bank_id for p in new if p.receiver_bank_id != p.sender_bank_id}
-    releasing = _waiting_closure(credited) if credited else set()
+    releasing, waiting = _waiting_closure(credited) if credited else (set(), False)
     banks = releasing | {p.sender_bank_id for p in new} | {p.receiver_bank_id for p in new}
     book = bank_positions_lock(bank_ids=banks, now=now)
-    queue = [
-        payment
-        for payment in Payment.objects.select_for_update()
-        .filter(awaiting_liquidity=True, sender_bank_id__in=releasing)
-        .order_by("created_at", "id")[:RELEASE_BATCH]
-        # A payment that started waiting after the banks were gathered, to a bank not locked, waits for the next
-        # release of its payer.
-        if payment.receiver_bank_id in book
-    ]
+    queue = (
+        [
+            payment
+            for payment in Payment.objects.select_for_update()
+            .filter(awaiting_liquidity=True, sender_bank_id__in=releasing)
+            .order_by("created_at", "id")[:RELEASE_BATCH]
+            # A payment that started waiting after the banks were gathered, to a bank not locked, waits for the
+            # next release of its payer.
+            if payment.receiver_bank_id in book
+        ]
+        if waiting
+        else []
+    )
     admission = _Admission(book=book, now=now)
     new_ids = {payment.pk for payment in new}
     admitted_ids: set[uuid.UUID] = set()

@@ -271,6 +271,25 @@ def _position_keys(bank_ids: Iterable[int], now: datetime) -> dict[int, tuple[da
     return keys
 
 
+def _positions_lock_postgres(keys: dict[int, tuple[date, str, Decimal]], now: datetime):
+    """Plain SQL, as this runs in every payment's transaction, where building the ORM's statements cost more than
+    running them: insert the missing rows (in bank order, before any row is locked, so two transactions starting a
+    bank's day cannot deadlock; an existing row is left alone), then lock them all in primary-key order."""
+    table = connection.ops.quote_name(BankPosition._meta.db_table)
+    pairs = ", ".join(["(%s, %s::date)"] * len(keys))
+    flat = [value for bank_id, (day, _, _) in keys.items() for value in (bank_id, day)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (bank_id, business_date, debit_usd, credit_usd, updated_at) "
+            f"SELECT d.bank_id, d.day, 0, 0, %s FROM (VALUES {pairs}) AS d (bank_id, day) "
+            "ON CONFLICT (bank_id, business_date) DO NOTHING",
+            [now, *flat],
+        )
+    return BankPosition.objects.raw(
+        f"SELECT * FROM {table} WHERE (bank_id, business_date) IN (VALUES {pairs}) ORDER BY id FOR UPDATE", flat
+    )
+
+
 def bank_positions_lock(*, bank_ids: Iterable[int], now: datetime) -> PositionBook:
     """The banks' positions for their business day at ``now``, created when missing, locked in primary-key order.
 
@@ -280,23 +299,50 @@ def bank_positions_lock(*, bank_ids: Iterable[int], now: datetime) -> PositionBo
     keys = _position_keys(bank_ids, now)
     if not keys:
         return PositionBook(positions={}, limits_usd={}, bics={})
-    which = Q()
-    for bank_id, (day, _, _) in keys.items():
-        which |= Q(bank_id=bank_id, business_date=day)
-    existing = set(BankPosition.objects.filter(which).order_by().values_list("bank_id", flat=True))
-    missing = [bank_id for bank_id in keys if bank_id not in existing]
-    if missing:
+    if connection.vendor == "postgresql":
+        rows = _positions_lock_postgres(keys, now)
+    else:
+        # SQLite (the embedded mode) has no row locks: its IMMEDIATE transactions hold the whole database.
+        which = Q()
+        for bank_id, (day, _, _) in keys.items():
+            which |= Q(bank_id=bank_id, business_date=day)
         BankPosition.objects.bulk_create(
-            [BankPosition(bank_id=bank_id, business_date=keys[bank_id][0], updated_at=now) for bank_id in missing],
+            [BankPosition(bank_id=bank_id, business_date=day, updated_at=now) for bank_id, (day, _, _) in keys.items()],
             ignore_conflicts=True,
         )
-    rows = BankPosition.objects.select_for_update().filter(which).order_by("pk")
+        rows = BankPosition.objects.filter(which).order_by("pk")
     positions = {row.bank_id: row for row in rows}
     return PositionBook(
         positions=positions,
         limits_usd={bank_id: limit for bank_id, (_, _, limit) in keys.items()},
         bics={bank_id: bic for bank_id, (_, bic, _) in keys.items()},
     )
+
+
+def _positions_write(rows: list[BankPosition], now: datetime) -> None:
+    """The locked rows' new totals: one UPDATE … FROM VALUES on PostgreSQL, an UPDATE by key each elsewhere."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        for position in rows:
+            BankPosition.objects.filter(pk=position.pk).update(
+                debit_usd=position.debit_usd,
+                credit_usd=position.credit_usd,
+                alerted_threshold=position.alerted_threshold,
+                updated_at=now,
+            )
+        return
+    table = connection.ops.quote_name(BankPosition._meta.db_table)
+    values = ", ".join(["(%s, %s::numeric, %s::numeric, %s::numeric)"] * len(rows))
+    params = [now]
+    for p in rows:
+        params += [p.pk, p.debit_usd, p.credit_usd, p.alerted_threshold]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS t SET debit_usd = v.debit, credit_usd = v.credit, alerted_threshold = v.alerted, "
+            f"updated_at = %s FROM (VALUES {values}) AS v (id, debit, credit, alerted) WHERE t.id = v.id",
+            params,
+        )
 
 
 def bank_positions_save(*, book: PositionBook, now: datetime) -> list[dict]:
@@ -324,14 +370,7 @@ def bank_positions_save(*, book: PositionBook, now: datetime) -> list[dict]:
             )
         position.updated_at = now
         rows.append(position)
-    for position in rows:
-        # The rows are locked; plain UPDATEs by key compile far cheaper than bulk_update's CASE for two rows.
-        BankPosition.objects.filter(pk=position.pk).update(
-            debit_usd=position.debit_usd,
-            credit_usd=position.credit_usd,
-            alerted_threshold=position.alerted_threshold,
-            updated_at=now,
-        )
+    _positions_write(rows, now)
     if alerts:
         event_record_many(events=[("settlement", "settlement.limit_alert", alert) for alert in alerts])
     return alerts

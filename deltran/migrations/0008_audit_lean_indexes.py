@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from deltran.db import AppendOnly
+
 
 class Migration(migrations.Migration):
 
@@ -26,4 +28,5 @@ class Migration(migrations.Migration):
             model_name='auditentry',
             index=models.Index(fields=['action'], name='audit_action_idx'),
         ),
+        AppendOnly("deltran_auditentry", "the audit log").after_sqlite_rebuild(),
     ]
