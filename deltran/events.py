@@ -27,5 +27,10 @@ def event_record_many(*, events: list[tuple[str, str, dict]]) -> None:
     )
 
 
-def event_record(*, topic: str, event_type: str, payload: dict) -> None:
-    event_record_many(events=[(topic, event_type, payload)])
+def event_record(*, topic: str, event_type: str, payload: dict) -> OutboxEvent:
+    """One event, returned with its id (the id a reconnecting client resumes from)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("events must be written inside the transaction of the change they announce")
+    return OutboxEvent.objects.create(
+        topic=topic, event_type=event_type, payload=_jsonable(payload), created_at=timezone.now()
+    )

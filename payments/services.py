@@ -295,6 +295,20 @@ def _debtor_activity(run: PipelineRun) -> tuple[int, Decimal, int]:
         seen[0], seen[1], seen[2] = count + 1, total + run.payment.amount_usd, near + in_band
         return count, total, near + in_band
     window = timedelta(hours=compliance_settings().velocity_window_hours)
+    if connection.vendor == "postgresql":
+        # Plain SQL on the (debtor_name, created_at) index: every single payment asks, and the ORM's building of
+        # this aggregate cost several times the query itself. (SQLite keeps the ORM, which turns its float sums
+        # back into Decimals.)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*), coalesce(sum(amount_usd), 0), "
+                "count(*) FILTER (WHERE amount_usd >= %s AND amount_usd < %s) "
+                f"FROM {connection.ops.quote_name(Payment._meta.db_table)} "
+                "WHERE debtor_name = %s AND created_at >= %s AND created_at <= %s",
+                [low, high, run.payment.debtor_name, run.now - window, run.now],
+            )
+            count, total, near = cursor.fetchone()
+        return count, total, near + in_band
     activity = Payment.objects.filter(
         debtor_name=run.payment.debtor_name, created_at__gte=run.now - window, created_at__lte=run.now
     ).aggregate(
