@@ -798,6 +798,11 @@ def _idempotency_claim(rows: list[tuple[str, str, str, dict]], now: datetime) ->
     if not rows:
         return set()
     table = connection.ops.quote_name(IdempotencyRecord._meta.db_table)
+    # Each value as its field writes it (the response body may be a field type that encrypts).
+    prepare = [
+        IdempotencyRecord._meta.get_field(name)
+        for name in ("scope", "key", "request_hash", "response_status", "response_body", "created_at")
+    ]
     claimed: set[tuple[str, str]] = set()
     per_statement = 150  # 6 parameters a row, under SQLite's host-parameter limit
     with connection.cursor() as cursor:
@@ -806,7 +811,8 @@ def _idempotency_claim(rows: list[tuple[str, str, str, dict]], now: datetime) ->
             values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
             params = []
             for scope, key, fingerprint, body in chunk:
-                params += [scope, key, fingerprint, 201, json.dumps(body, cls=DjangoJSONEncoder), now]
+                row = (scope, key, fingerprint, 201, json.loads(json.dumps(body, cls=DjangoJSONEncoder)), now)
+                params += [field.get_db_prep_save(value, connection) for field, value in zip(prepare, row, strict=True)]
             cursor.execute(
                 f"INSERT INTO {table} (scope, key, request_hash, response_status, response_body, created_at) "
                 f"VALUES {values} ON CONFLICT (scope, key) DO NOTHING RETURNING scope, key",

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0007_parties_accounts_encrypted'),
+        ('payments', '0008_metrics_hour_stat'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
