@@ -659,22 +659,30 @@ def payment_event_payload(payment: Payment) -> dict:
     }
 
 
+def _timeline_steps(run: PipelineRun) -> list[TimelineStep]:
+    label = _actor_label(run.actor)
+    return [
+        TimelineStep(run.payment.id, from_status, to_status, run.payment.created_by_id, label, reason, run.now)
+        for from_status, to_status, reason in run.transitions
+    ]
+
+
 def _persist(runs: list[PipelineRun]) -> None:
     """Write payments, timelines, events and audit entries of finished runs in the caller's transaction.
 
-    The persist-time stages run right after the payment rows are written; they may still change the runs'
-    payments and last transitions (the timeline is written after them) and hold their row locks until commit.
+    The persist-time stages take row locks held until commit, so they run as late as they can: after the payment
+    rows, the timeline steps they cannot change and the screening records are written. They may still change the
+    runs' payments and last transitions; those steps, the events and the audit entries are written after them.
     """
     payments = [run.payment for run in runs]
     objects_insert(payments)
-    stage_audit = [item for stage in PERSIST_STAGES for item in stage(runs)]
-    for run in runs:
-        label = _actor_label(run.actor)
-        run.timeline_rows = [
-            TimelineStep(run.payment.id, from_status, to_status, run.payment.created_by_id, label, reason, run.now)
-            for from_status, to_status, reason in run.transitions
-        ]
-    rows_insert(PaymentTransition, TimelineStep._fields, [step for run in runs for step in run.timeline_rows])
+    # Every step but a queued payment's last (the liquidity stage may give it the reason it waits).
+    settled_steps = {id(run): len(run.transitions) - (run.payment.status == PaymentStatus.QUEUED) for run in runs}
+    rows_insert(
+        PaymentTransition,
+        TimelineStep._fields,
+        [step for run in runs for step in _timeline_steps(run)[: settled_steps[id(run)]]],
+    )
     screened = [run for run in runs if run.screening is not None]
     checks = screening_record_many(
         records=[
@@ -693,6 +701,14 @@ def _persist(runs: list[PipelineRun]) -> None:
     )
     for run, check in zip(screened, checks, strict=True):
         run.screening_check = check
+    stage_audit = [item for stage in PERSIST_STAGES for item in stage(runs)]
+    for run in runs:
+        run.timeline_rows = _timeline_steps(run)
+    rows_insert(
+        PaymentTransition,
+        TimelineStep._fields,
+        [step for run in runs for step in run.timeline_rows[settled_steps[id(run)] :]],
+    )
     event_record_many(
         events=[("payments", "payments.payment_update", payment_event_payload(payment)) for payment in payments]
     )
