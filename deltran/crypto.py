@@ -104,9 +104,7 @@ def encrypted_fields() -> list[tuple[type[models.Model], list[str]]]:
     """Every model with encrypted columns, and those columns."""
     found = []
     for model in apps.get_models():
-        columns = [
-            f.column for f in model._meta.concrete_fields if isinstance(f, (EncryptedCharField, EncryptedJSONField))
-        ]
+        columns = [f.column for f in model._meta.concrete_fields if isinstance(f, ENCRYPTED_FIELD_TYPES)]
         if columns:
             found.append((model, columns))
     return found
@@ -152,6 +150,25 @@ def reencrypt_with_first_key(value: str) -> str:
     return field_cipher().rotate(value.encode("ascii")).decode("ascii")
 
 
+class EncryptedTextField(models.TextField):
+    """Text of any length stored encrypted, e.g. a bank's original message, which carries the parties' accounts."""
+
+    description = "Text encrypted at rest (Fernet)"
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        value = super().get_db_prep_value(value, connection, prepared)
+        return encrypt_text(value) if isinstance(value, str) else value
+
+    def from_db_value(self, value, expression, connection):
+        return decrypt_text(value)
+
+    def get_lookup(self, lookup_name):
+        return super().get_lookup(lookup_name) if lookup_name == "isnull" else None
+
+    def get_transform(self, lookup_name):
+        return None
+
+
 class EncryptedJSONField(models.TextField):
     """A JSON value (dicts, lists, strings, numbers) stored encrypted in a text column, e.g. a stored API response
     that holds parties' accounts. Values are written as compact JSON (DjangoJSONEncoder) and read back as parsed
@@ -188,6 +205,9 @@ class EncryptedJSONField(models.TextField):
 
     def get_transform(self, lookup_name):
         return None
+
+
+ENCRYPTED_FIELD_TYPES = (EncryptedCharField, EncryptedTextField, EncryptedJSONField)
 
 
 @checks.register(checks.Tags.security, deploy=False)

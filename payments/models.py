@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import models
 
-from deltran.crypto import EncryptedCharField
+from deltran.crypto import EncryptedCharField, EncryptedTextField
 from deltran.ids import uuid7
 from payments.choices import Channel, PaymentStatus
 
@@ -256,7 +256,8 @@ class InboundMessage(models.Model):
     message_type = models.CharField(max_length=35)
     # GrpHdr/MsgId, field 20, or empty for a JSON batch.
     message_id = models.CharField(max_length=35, blank=True)
-    content = models.TextField()
+    # Byte for byte as received, so it holds the parties' accounts: encrypted at rest (deltran/crypto.py).
+    content = EncryptedTextField()
     transactions = models.PositiveIntegerField(default=0)
     accepted = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)

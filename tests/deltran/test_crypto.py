@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from deltran.crypto import check_field_key, decrypt_text, encrypt_if_plain, mask_account, mask_iban
 from deltran.models import IdempotencyRecord
-from payments.models import Payment
+from payments.models import InboundMessage, Payment
 from tests.conftest import payment_body
 
 pytestmark = pytest.mark.django_db
@@ -188,3 +188,14 @@ def test_the_idempotency_migration_encrypts_plain_json_rows(db):
         cursor.execute("SELECT response_body FROM deltran_idempotencyrecord")
         assert cursor.fetchone()[0].startswith("gAAAAA")
     assert IdempotencyRecord.objects.get().response_body == {"debtor_iban": IBAN, "amount": "1.00"}
+
+
+def test_inbound_messages_are_encrypted_at_rest(scenario, operator_client):
+    batch = {"payments": [payment_body(debtor_iban=IBAN)]}
+    response = operator_client.post("/api/v1/payments/batch", data=json.dumps(batch), content_type="application/json")
+    assert response.status_code in (200, 201, 207), response.content
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT content FROM payments_inboundmessage")
+        (raw,) = cursor.fetchone()
+    assert raw.startswith("gAAAAA") and IBAN not in raw
+    assert IBAN in InboundMessage.objects.values_list("content", flat=True).get()
