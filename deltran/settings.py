@@ -424,6 +424,8 @@ DELTRAN_FIELD_KEYS = env_list("DELTRAN_FIELD_KEY", [])
 # Every line carries the request id and the user (deltran/requestid.py); LOG_FORMAT=json writes one JSON object a
 # line (the default in production, i.e. with DATABASE_URL set), LOG_FORMAT=text a readable line (the embedded default).
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if DATABASE_URL else "text").strip().lower()
+# Celery workers log through this configuration too (JSON in production), not through handlers of their own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
