@@ -505,9 +505,17 @@ def _claim(cycle: NettingCycle, now: datetime) -> _Claim:
         table = connection.ops.quote_name(Obligation._meta.db_table)
         work_mem_kb = min(_CLAIM_WORK_MEM_MAX_KB, max(4096, limit * _CLAIM_WORK_MEM_BYTES // 1024))
         with connection.cursor() as cursor:
+            # Raised, never lowered: a server configured with more keeps it.
             cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s), current_setting('work_mem'), set_config('work_mem', %s, true)",
-                [_CLAIM_LOCK_KEY, f"{work_mem_kb}kB"],
+                """
+                SELECT pg_advisory_xact_lock(%s), current_setting('work_mem'), set_config(
+                    'work_mem',
+                    CASE WHEN pg_size_bytes(current_setting('work_mem')) < %s * 1024
+                         THEN %s ELSE current_setting('work_mem') END,
+                    true
+                )
+                """,
+                [_CLAIM_LOCK_KEY, work_mem_kb, f"{work_mem_kb}kB"],
             )
             previous_work_mem = cursor.fetchone()[1]
             # Two kinds of rows: a total per pair (payment_id NULL), then each claimed payment once. The bound is the
