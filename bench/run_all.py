@@ -186,6 +186,20 @@ def metrics_realtime_rows(r: dict) -> list[Row]:
             )
         )
         rows.append(Row("  same: p50 / p99", f"{x['p50_ms']:.1f} / {x['p99_ms']:.1f} ms", ""))
+    if r.get("trivial_auth_me"):
+        x = r["trivial_auth_me"]
+        rows.append(
+            Row(
+                "  GET /api/v1/auth/me, same client, same time: p50 / p95",
+                f"{x['p50_ms']:.1f} / {x['p95_ms']:.1f} ms",
+                "",
+            )
+        )
+    if r.get("inprocess"):
+        x = r["inprocess"]
+        rows.append(
+            Row("  the view's work in-process: CPU p50 / p95", f"{x['cpu_p50_ms']:.1f} / {x['cpu_p95_ms']:.1f} ms", "")
+        )
     if r.get("prepare"):
         rows.append(Row("first rollup of the timeline: rows/s", f"{r['prepare']['rollup_rows_per_s']:,}", ""))
     return rows
