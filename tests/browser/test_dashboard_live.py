@@ -310,8 +310,6 @@ def test_dashboard_shows_payments_and_a_worker_settled_cycle_live(live_system, l
 
 
 def test_activity_page_charts_and_banks(live_system, live_page, screenshot):
-    if live_system.mode != "embedded":
-        pytest.skip("the page is the same in both modes; the embedded run covers it")
     page = live_page
     token = live_system.api("POST", "/api/v1/auth/login", {"username": "operator", "password": "deltran-operator"})[
         "access"
@@ -342,6 +340,6 @@ def test_activity_page_charts_and_banks(live_system, live_page, screenshot):
         expect(bank).to_contain_text("990.00 EUR")
         assert page_problems(page) == []
         assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
-        saved = screenshot(page, f"activity-{viewport['width']}")
-        page.screenshot(path=str(saved.with_name(f"activity-{viewport['width']}-top.png")))  # the first screen
+        saved = screenshot(page, f"activity-{live_system.mode}-{viewport['width']}")
+        page.screenshot(path=str(saved.with_name(f"activity-{live_system.mode}-{viewport['width']}-top.png")))
     assert page.offsite == []
