@@ -10,7 +10,9 @@ import os
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, Phase, settings
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -58,10 +60,21 @@ API_SETTINGS = settings(
 )
 
 
+@pytest.fixture
+def connection_kept():
+    """As Django's test client does: a request must not close the test's connection (its transaction holds the
+    test's data; on PostgreSQL closing it would end the transaction)."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
 @pytest.mark.django_db
 @schema.parametrize()
 @API_SETTINGS
-def test_requests_never_fail_on_the_server(case, scenario, users):
+def test_requests_never_fail_on_the_server(case, scenario, users, connection_kept):
     # Each generated request is sent as an Operator and then as an Admin; the scenario is loaded once per operation.
     for role in (OPERATOR, ADMIN):
         check_response(case.call(headers=bearer(users[role])))
