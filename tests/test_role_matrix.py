@@ -230,7 +230,8 @@ def test_every_route_answers_every_caller_as_the_table_says(users, django_user_m
     rows = table_rows()
     callers = Callers(users=dict(users), django_user_model=django_user_model)
     wrong = []
-    # Two thousand requests: their access-log lines and 4xx warnings would cost more than the requests (and say nothing here).
+    # Two thousand requests: their access-log lines and 4xx warnings would cost more than the requests
+    # (and say nothing here).
     logging.disable(logging.WARNING)
     try:
         for route in all_routes():
