@@ -2,6 +2,7 @@
 
 import json
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
@@ -34,3 +35,21 @@ def event_record(*, topic: str, event_type: str, payload: dict) -> OutboxEvent:
     return OutboxEvent.objects.create(
         topic=topic, event_type=event_type, payload=_jsonable(payload), created_at=timezone.now()
     )
+
+
+def events_prune(*, now=None, batch: int = 10_000) -> int:
+    """Delete events older than OUTBOX_RETENTION (sockets have relayed them; a client further behind gets a resync).
+
+    Walks the oldest rows by primary key in batches and stops at the first batch holding a younger one, so no
+    index on the time is needed and a run never scans the table.
+    """
+    cutoff = (now or timezone.now()) - settings.OUTBOX_RETENTION
+    deleted = 0
+    while True:
+        oldest = list(OutboxEvent.objects.order_by("id").values_list("id", "created_at")[:batch])
+        old_ids = [event_id for event_id, created_at in oldest if created_at < cutoff]
+        if old_ids:
+            OutboxEvent.objects.filter(id__in=old_ids).delete()
+            deleted += len(old_ids)
+        if len(old_ids) < batch:
+            return deleted

@@ -225,6 +225,7 @@ WS_REPLAY_MAX = int(os.environ.get("WS_REPLAY_MAX", 10_000))
 
 CELERY_BEAT_SCHEDULE = {
     "deltran.idempotency_prune": {"task": "deltran.idempotency_prune", "schedule": 3600.0},
+    "deltran.outbox_prune": {"task": "deltran.outbox_prune", "schedule": 3600.0},
     "fxrates.simulate_tick": {"task": "fxrates.simulate_tick", "schedule": FX_SIMULATION_INTERVAL_SECONDS},
     "fxrates.prune_history": {"task": "fxrates.prune_history", "schedule": 3600.0},
     "liquidity.rebalance": {"task": "liquidity.rebalance", "schedule": POOL_REBALANCE_SECONDS},
@@ -366,6 +367,8 @@ RATE_LIMIT_KEY_PREFIX = "rl"
 
 # Idempotency keys are kept this long, then pruned by a periodic task.
 IDEMPOTENCY_RETENTION = timedelta(hours=int(os.environ.get("IDEMPOTENCY_RETENTION_HOURS", 72)))
+# Outbox events are kept this long for reconnecting sockets to replay; then deltran.outbox_prune deletes them.
+OUTBOX_RETENTION = timedelta(hours=int(os.environ.get("OUTBOX_RETENTION_HOURS", 24)))
 
 # The WebSocket server (Daphne) address the pages connect to; see DESIGN.md, "Serving".
 WEBSOCKET_URL = os.environ.get("WEBSOCKET_URL", "ws://127.0.0.1:8001/api/v1/ws")
