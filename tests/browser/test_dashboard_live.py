@@ -328,6 +328,14 @@ def test_activity_page_charts_and_banks(live_system, live_page, screenshot):
         token,
     )
     log_in(page, "viewer", "deltran-viewer")
+    # The page shows counters at most METRICS_STALE_SECONDS old (beat rolls them up every second): the payment
+    # may land just after a roll-up, so look again until it is counted.
+    page.goto("/activity/")
+    deadline = time.monotonic() + 20
+    while "990.00 EUR" not in page.locator('#bank-activity tr[data-bic="LUMIILITXXX"]').inner_text():
+        assert time.monotonic() < deadline, "the payment was not counted on the activity page within 20 s"
+        page.wait_for_timeout(500)
+        page.reload()
     for viewport in (WIDE, NARROW):
         page.set_viewport_size(viewport)
         page.goto("/activity/")
