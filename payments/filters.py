@@ -1,60 +1,14 @@
 """The one FilterSet for payment lists: the API list, the CSV export and the web page use it alike."""
 
 import uuid
-from datetime import UTC, datetime, time, timedelta
 
 import django_filters
-from django import forms
 from django.db.models import Q
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
+from deltran.filters import DateOrDateTimeFilter
 from payments.choices import PaymentStatus
 from payments.models import Payment
 from settlement.validators import normalise_bic
-
-
-class DateOrDateTimeField(forms.Field):
-    """ISO 8601 date (2026-11-21) or date-time (2026-11-21T10:30:00Z; naive means UTC)."""
-
-    widget = forms.DateInput(attrs={"type": "date"})
-
-    def to_python(self, value):
-        if value in self.empty_values:
-            return None
-        if isinstance(value, datetime):
-            return value
-        text = str(value).strip()
-        try:
-            # A bare date first: parse_datetime would read "2026-01-06" as midnight.
-            parsed_date = parse_date(text)
-            if parsed_date is not None:
-                return parsed_date
-            parsed = parse_datetime(text)
-        except ValueError:
-            parsed = None
-        if parsed is None:
-            raise forms.ValidationError("Enter an ISO 8601 date (YYYY-MM-DD) or date-time.", code="invalid_date")
-        return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
-
-
-class DateOrDateTimeFilter(django_filters.Filter):
-    field_class = DateOrDateTimeField
-
-    def __init__(self, *args, upper: bool = False, **kwargs):
-        self.upper = upper
-        super().__init__(*args, **kwargs)
-
-    def filter(self, qs, value):
-        if value is None:
-            return qs
-        if isinstance(value, datetime):
-            return qs.filter(**{f"{self.field_name}__{'lte' if self.upper else 'gte'}": value})
-        start = datetime.combine(value, time.min, tzinfo=UTC)
-        if self.upper:
-            # A date as the upper bound includes that whole day (UTC).
-            return qs.filter(**{f"{self.field_name}__lt": start + timedelta(days=1)})
-        return qs.filter(**{f"{self.field_name}__gte": start})
 
 
 class BicFilter(django_filters.CharFilter):

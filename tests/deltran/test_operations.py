@@ -228,6 +228,13 @@ def test_only_auditors_and_admins_read_the_audit_log(entries, client_for, web, r
     assert web(role).get("/audit/").status_code == (200 if allowed else 403)
 
 
+def test_the_audit_page_names_a_filter_that_is_not_valid(entries, web):
+    page = web(AUDITOR).get("/audit/", {"date_from": "soon"}).content.decode()
+    assert 'id="filter-errors"' in page and "Some filters are not valid" in page
+    assert '<a href="#id_date_from">From</a>' in page
+    assert 'id="filter-errors"' not in web(AUDITOR).get("/audit/", {"date_from": "2026-01-01"}).content.decode()
+
+
 def test_the_audit_csv_has_the_filtered_rows(entries, client_for, web):
     response = client_for(AUDITOR).get("/api/v1/export/audit", {"object_type": "payment"})
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
