@@ -164,7 +164,21 @@ class PaymentSecondStat(models.Model):
         return f"{self.second:%H:%M:%S} +{self.received} ✓{self.settled}"
 
 
-class PaymentMinuteStat(models.Model):
+class StepCounters(models.Model):
+    """What every period's counter row holds for one currency and status reached."""
+
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20, choices=PaymentStatus.choices)
+    count = models.BigIntegerField(default=0)
+    volume = models.DecimalField(max_digits=32, decimal_places=4, default=0)
+    volume_usd = models.DecimalField(max_digits=32, decimal_places=2, default=0)
+    processing_seconds = models.FloatField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class PaymentMinuteStat(StepCounters):
     """Steps per minute, currency and status reached (kept for two days).
 
     ``status`` is the status a payment moved to: ``initiated`` counts payments received, ``settled`` payments
@@ -172,12 +186,6 @@ class PaymentMinuteStat(models.Model):
     """
 
     minute = models.DateTimeField()
-    currency = models.CharField(max_length=3)
-    status = models.CharField(max_length=20, choices=PaymentStatus.choices)
-    count = models.BigIntegerField(default=0)
-    volume = models.DecimalField(max_digits=32, decimal_places=4, default=0)
-    volume_usd = models.DecimalField(max_digits=32, decimal_places=2, default=0)
-    processing_seconds = models.FloatField(default=0)
 
     class Meta:
         constraints = [
@@ -188,17 +196,11 @@ class PaymentMinuteStat(models.Model):
         return f"{self.minute:%Y-%m-%d %H:%M} {self.currency} {self.status}: {self.count}"
 
 
-class PaymentHourStat(models.Model):
+class PaymentHourStat(StepCounters):
     """Steps per hour, currency and status reached (kept for two days): the 24-hour figures read 24 of these rows
     per key instead of 1,440 minutes."""
 
     hour = models.DateTimeField()
-    currency = models.CharField(max_length=3)
-    status = models.CharField(max_length=20, choices=PaymentStatus.choices)
-    count = models.BigIntegerField(default=0)
-    volume = models.DecimalField(max_digits=32, decimal_places=4, default=0)
-    volume_usd = models.DecimalField(max_digits=32, decimal_places=2, default=0)
-    processing_seconds = models.FloatField(default=0)
 
     class Meta:
         constraints = [
@@ -209,17 +211,11 @@ class PaymentHourStat(models.Model):
         return f"{self.hour:%Y-%m-%d %H}h {self.currency} {self.status}: {self.count}"
 
 
-class PaymentDayStat(models.Model):
+class PaymentDayStat(StepCounters):
     """Steps per UTC day, sending bank, currency and status reached (kept): daily charts and per-bank activity."""
 
     day = models.DateField()
     sender_bic = models.CharField(max_length=11)
-    currency = models.CharField(max_length=3)
-    status = models.CharField(max_length=20, choices=PaymentStatus.choices)
-    count = models.BigIntegerField(default=0)
-    volume = models.DecimalField(max_digits=32, decimal_places=4, default=0)
-    volume_usd = models.DecimalField(max_digits=32, decimal_places=2, default=0)
-    processing_seconds = models.FloatField(default=0)
 
     class Meta:
         constraints = [
