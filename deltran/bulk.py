@@ -100,4 +100,4 @@ def objects_insert(objs: Sequence[models.Model]) -> None:
         for obj, key in zip(objs, keys, strict=True):
             obj.pk = key
             obj._state.adding = False
-            obj._state.db = "default"
+            obj._state.db = connection.alias

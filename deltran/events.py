@@ -16,10 +16,14 @@ def _jsonable(payload: dict) -> dict:
     return json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
 
 
-def event_record_many(*, events: list[tuple[str, str, dict]]) -> None:
-    """Write (topic, event_type, payload) events; must run inside the change's transaction."""
+def _require_transaction() -> None:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("events must be written inside the transaction of the change they announce")
+
+
+def event_record_many(*, events: list[tuple[str, str, dict]]) -> None:
+    """Write (topic, event_type, payload) events; must run inside the change's transaction."""
+    _require_transaction()
     now = timezone.now()
     rows_insert(
         OutboxEvent,
@@ -30,8 +34,7 @@ def event_record_many(*, events: list[tuple[str, str, dict]]) -> None:
 
 def event_record(*, topic: str, event_type: str, payload: dict) -> OutboxEvent:
     """One event, returned with its id (the id a reconnecting client resumes from)."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("events must be written inside the transaction of the change they announce")
+    _require_transaction()
     return OutboxEvent.objects.create(
         topic=topic, event_type=event_type, payload=_jsonable(payload), created_at=timezone.now()
     )

@@ -262,61 +262,56 @@ def stage_fx(run: PipelineRun) -> None:
 
 
 def _debtors_activity(names: set[str], now: datetime) -> dict[str, list]:
-    """Recent activity of many debtors in one query: name -> [count, USD total, near-threshold count]."""
+    """Recent activity of debtors in one query each _CHUNK names: name -> [count, USD total, near-threshold count].
+
+    Asked by every single payment and once by each batch. On PostgreSQL it is plain SQL on the (debtor_name,
+    created_at) index, as the ORM's building of this aggregate cost several times the query; SQLite keeps the ORM,
+    which turns its float sums back into Decimals.
+    """
     window = timedelta(hours=compliance_settings().velocity_window_hours)
     low, high = structuring_band(risk_rules())
     found = {name: [0, Decimal(0), 0] for name in names}
     ordered = sorted(names)
     for start in range(0, len(ordered), _CHUNK):
-        rows = (
-            Payment.objects.filter(
-                debtor_name__in=ordered[start : start + _CHUNK], created_at__gte=now - window, created_at__lte=now
+        chunk = ordered[start : start + _CHUNK]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT debtor_name, count(*), coalesce(sum(amount_usd), 0), "
+                    "count(*) FILTER (WHERE amount_usd >= %s AND amount_usd < %s) "
+                    f"FROM {connection.ops.quote_name(Payment._meta.db_table)} "
+                    "WHERE debtor_name = ANY(%s) AND created_at >= %s AND created_at <= %s GROUP BY debtor_name",
+                    [low, high, chunk, now - window, now],
+                )
+                rows = cursor.fetchall()
+        else:
+            rows = (
+                Payment.objects.filter(debtor_name__in=chunk, created_at__gte=now - window, created_at__lte=now)
+                .order_by()
+                .values_list("debtor_name")
+                .annotate(
+                    count=Count("id"),
+                    total=Sum("amount_usd"),
+                    near=Count("id", filter=Q(amount_usd__gte=low, amount_usd__lt=high)),
+                )
             )
-            .order_by()
-            .values("debtor_name")
-            .annotate(
-                count=Count("id"),
-                total=Sum("amount_usd"),
-                near=Count("id", filter=Q(amount_usd__gte=low, amount_usd__lt=high)),
-            )
-        )
-        for row in rows:
-            found[row["debtor_name"]] = [row["count"], row["total"] or Decimal(0), row["near"]]
+        for name, count, total, near in rows:
+            found[name] = [count, total or Decimal(0), near]
     return found
 
 
 def _debtor_activity(run: PipelineRun) -> tuple[int, Decimal, int]:
-    """The debtor's payments in the velocity window: count, USD total, and how many sat just below the threshold."""
+    """The debtor's payments in the velocity window (count, USD total, how many sat just below the threshold),
+    counting this one in the near-threshold figure. A batch keeps its debtors' activity in ``run.activity`` and adds
+    each payment it screens, so later payments of the batch see the earlier ones."""
     low, high = structuring_band(risk_rules())
     in_band = 1 if low <= run.payment.amount_usd < high else 0
-    if run.activity is not None:
-        seen = run.activity.setdefault(run.payment.debtor_name, [0, Decimal(0), 0])
-        count, total, near = seen
-        seen[0], seen[1], seen[2] = count + 1, total + run.payment.amount_usd, near + in_band
-        return count, total, near + in_band
-    window = timedelta(hours=compliance_settings().velocity_window_hours)
-    if connection.vendor == "postgresql":
-        # Plain SQL on the (debtor_name, created_at) index: every single payment asks, and the ORM's building of
-        # this aggregate cost several times the query itself. (SQLite keeps the ORM, which turns its float sums
-        # back into Decimals.)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*), coalesce(sum(amount_usd), 0), "
-                "count(*) FILTER (WHERE amount_usd >= %s AND amount_usd < %s) "
-                f"FROM {connection.ops.quote_name(Payment._meta.db_table)} "
-                "WHERE debtor_name = %s AND created_at >= %s AND created_at <= %s",
-                [low, high, run.payment.debtor_name, run.now - window, run.now],
-            )
-            count, total, near = cursor.fetchone()
-        return count, total, near + in_band
-    activity = Payment.objects.filter(
-        debtor_name=run.payment.debtor_name, created_at__gte=run.now - window, created_at__lte=run.now
-    ).aggregate(
-        count=Count("id"),
-        total=Sum("amount_usd"),
-        near=Count("id", filter=Q(amount_usd__gte=low, amount_usd__lt=high)),
-    )
-    return activity["count"], activity["total"] or Decimal(0), activity["near"] + in_band
+    name = run.payment.debtor_name
+    activity = run.activity if run.activity is not None else _debtors_activity({name}, run.now)
+    seen = activity.setdefault(name, [0, Decimal(0), 0])
+    count, total, near = seen
+    seen[0], seen[1], seen[2] = count + 1, total + run.payment.amount_usd, near + in_band
+    return count, total, near + in_band
 
 
 def stage_screen(run: PipelineRun) -> None:
@@ -936,8 +931,9 @@ def payments_initiate_many(*, actor, items: list[BatchItem], channel: str) -> li
             _idempotency_replays(items, taken, outcomes)
     for i in later_repeats:
         item = items[i]
-        first = outcomes[seen[(item.instruction.sender_bic, item.idempotency_key)]]
-        if items[seen[(item.instruction.sender_bic, item.idempotency_key)]].fingerprint != item.fingerprint:
+        first_index = seen[(item.instruction.sender_bic, item.idempotency_key)]
+        first = outcomes[first_index]
+        if items[first_index].fingerprint != item.fingerprint:
             outcomes[i] = BatchOutcome(
                 error=_key_conflict(
                     f"Idempotency key {item.idempotency_key!r} is used twice in this batch for different content."
