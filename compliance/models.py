@@ -214,6 +214,8 @@ class ReviewCase(models.Model):
         indexes = [
             models.Index(fields=["status", "-priority", "opened_at"], name="case_queue_idx"),
             models.Index(fields=["status", "sla_due_at"], name="case_sla_idx"),
+            # The suspicious-activity report: a date range, oldest first.
+            models.Index(fields=["opened_at", "id"], name="case_opened_idx"),
         ]
 
     def __str__(self) -> str:
