@@ -91,7 +91,7 @@ def test_velocity_counts_the_batch_own_earlier_payments(scenario, users):
     assert "structuring" in reasons[last]
 
 
-def test_chunks_are_separate_transactions(scenario, users, monkeypatch):
+def test_a_batch_larger_than_a_chunk_is_written_whole(scenario, users, monkeypatch):
     monkeypatch.setattr(services, "BATCH_CHUNK", 3)
     items = [item(f"c{i}", remittance_info=f"c{i}") for i in range(7)]
     outcomes = payments_initiate_many(actor=users[OPERATOR], items=items, channel=Channel.BATCH)
