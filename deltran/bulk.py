@@ -2,13 +2,20 @@
 
 `bulk_create` builds, validates and compiles every value of every row through the ORM, which cost more than the
 database work for the payment pipeline's thousands of rows. `rows_insert` takes plain tuples in a given field
-order and sends them as one multi-row INSERT per thousand rows. Values are passed through the field's
-`get_db_prep_save` (so a field type that encrypts or serialises still does), except for the column types the
-PostgreSQL driver adapts itself (text, numbers, decimals, UUIDs, dates, booleans), where that call would return
-the value unchanged. On SQLite (the embedded mode, where speed is not the point) it is `bulk_create`.
+order. A few rows go as one multi-row INSERT (one round trip); many rows go through PostgreSQL's COPY, which costs
+the server about a third of the CPU of a multi-row INSERT for the same rows and the client about half (no
+per-row `mogrify`). Values are passed through the field's `get_db_prep_save` (so a field type that encrypts
+still does), except for the column types the driver or COPY's text format takes as they are (text, numbers,
+decimals, UUIDs, dates, booleans); JSON is written as its text. On SQLite (the embedded mode, where speed is not
+the point) it is `bulk_create`.
 """
 
+import io
+import json
 from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from uuid import UUID
 
 from django.db import connection, models
 from django.db.models.fields import AutoFieldMixin
@@ -31,6 +38,36 @@ _PLAIN_ON_POSTGRES = (
     models.ForeignKey,
 )
 PAGE = 1000
+# From this many rows on, COPY (two round trips, cheap per row); below it, one multi-row INSERT (one round trip).
+COPY_FROM_ROWS = 50
+
+# COPY's text format: backslash, tab, newline and carriage return are escaped; NULL is \N.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_TEXT = {
+    str: lambda value: value.translate(_COPY_ESCAPES),
+    int: str,
+    bool: lambda value: "t" if value else "f",
+    Decimal: str,
+    UUID: str,
+    datetime: datetime.isoformat,
+    date: date.isoformat,
+    float: repr,
+}
+
+
+def _copy_text(value) -> str:
+    if value is None:
+        return "\\N"
+    convert = _COPY_TEXT.get(type(value))
+    if convert is not None:
+        return convert(value)
+    # Subclasses: choices enums (str or int), and the like.
+    if isinstance(value, str):
+        return str.translate(value, _COPY_ESCAPES)
+    if isinstance(value, int):
+        return int.__str__(value)
+    raise TypeError(f"rows_insert cannot write a {type(value).__name__} with COPY: {value!r}")
+    return convert(value)
 
 
 def _plain(field) -> bool:
@@ -46,7 +83,9 @@ def rows_insert(
 ) -> list | None:
     """Insert ``rows`` (tuples of values for ``fields``, attnames such as ``payment_id``) into ``model``'s table.
 
-    With ``returning`` (a column), the values of that column of the new rows, in the order of ``rows``.
+    With ``returning`` (a column), the values of that column of the new rows, in the order of ``rows``: such
+    inserts are always multi-row INSERTs (COPY returns nothing); ``objects_insert`` allocates keys beforehand
+    instead.
     """
     if not rows:
         return [] if returning else None
@@ -57,6 +96,9 @@ def rows_insert(
             [model(**dict(zip(fields, row, strict=True))) for row in rows], batch_size=PAGE
         )
         return [getattr(obj, returning) for obj in objs] if returning else None
+    if returning is None and len(rows) >= COPY_FROM_ROWS:
+        _copy(meta.db_table, model_fields, rows)
+        return None
     preparers = [
         None if _plain(field) else (lambda value, field=field: field.get_db_prep_save(value, connection))
         for field in model_fields
@@ -79,6 +121,49 @@ def rows_insert(
         return [row[0] for row in found]
 
 
+def _copy_preparer(field):
+    """How a field's values become COPY text: as they are, as JSON text, or through the field's own preparation."""
+    if isinstance(field, models.JSONField):
+        encoder = field.encoder
+        return lambda value: None if value is None else json.dumps(value, cls=encoder)
+    if _plain(field):
+        return None
+    return lambda value: field.get_db_prep_save(value, connection)
+
+
+def _copy(table: str, model_fields: list, rows: Sequence[tuple]) -> None:
+    """COPY ``rows`` into ``table`` in text format, in one statement."""
+    preparers = [_copy_preparer(field) for field in model_fields]
+    text = _copy_text
+    if any(preparers):
+        lines = [
+            "\t".join(
+                [
+                    text(value if prepare is None else prepare(value))
+                    for value, prepare in zip(row, preparers, strict=True)
+                ]
+            )
+            for row in rows
+        ]
+    else:
+        lines = ["\t".join([text(value) for value in row]) for row in rows]
+    lines.append("")
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in model_fields)
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        cursor.cursor.copy_expert(f"COPY {quote(table)} ({columns}) FROM STDIN", io.StringIO("\n".join(lines)))
+
+
+def _keys_allocate(meta, count: int) -> list[int]:
+    """``count`` values of the automatic primary key's sequence, ascending (so they keep the rows' order)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, count],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
 def objects_insert(objs: Sequence[models.Model]) -> None:
     """Insert unsaved instances of one model as ``rows_insert`` does; an automatic primary key is set on them."""
     if not objs:
@@ -89,6 +174,11 @@ def objects_insert(objs: Sequence[models.Model]) -> None:
         return
     meta = model._meta
     auto = meta.pk if isinstance(meta.pk, AutoFieldMixin) else None
+    if auto and len(objs) >= COPY_FROM_ROWS and all(obj.pk is None for obj in objs):
+        # Many rows: take their keys from the sequence first, then COPY them with their keys.
+        for obj, key in zip(objs, _keys_allocate(meta, len(objs)), strict=True):
+            obj.pk = key
+        auto = None
     names = [field.attname for field in meta.concrete_fields if field is not auto]
     keys = rows_insert(
         model,
@@ -99,5 +189,6 @@ def objects_insert(objs: Sequence[models.Model]) -> None:
     if auto:
         for obj, key in zip(objs, keys, strict=True):
             obj.pk = key
-            obj._state.adding = False
-            obj._state.db = connection.alias
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = connection.alias
