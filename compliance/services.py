@@ -28,7 +28,7 @@ from compliance.models import (
 from compliance.selectors import compliance_settings, risk_rules, screening_index, whitelisted_pairs
 from compliance.signals import case_decided
 from deltran.audit import audit_record
-from deltran.bulk import objects_insert
+from deltran.bulk import instance_build, objects_insert
 from deltran.errors import Conflict, DomainError, ValidationFailed
 from deltran.events import event_record, event_record_many
 from deltran.roles import ADMIN, COMPLIANCE_OFFICER, user_roles
@@ -254,16 +254,19 @@ def screening_record_many(*, records: list[ScreeningRecord], now) -> list[Screen
         return []
     sla = timedelta(hours=compliance_settings().sla_hours)
     checks = [
-        ScreeningCheck(
-            payment_id=r.payment_id,
-            risk_score=r.risk.score,
-            risk_level=r.risk.level,
-            reasons=[{"rule": x.rule, "points": x.points, "detail": x.detail} for x in r.risk.reasons],
-            requires_review=review_needed(r.risk),
-            definite_hit=r.risk.definite_hit,
-            list_versions=r.outcome.list_versions,
-            screened_at=now,
-            duration_ms=r.outcome.duration_ms,
+        instance_build(
+            ScreeningCheck,
+            {
+                "payment_id": r.payment_id,
+                "risk_score": r.risk.score,
+                "risk_level": r.risk.level,
+                "reasons": [{"rule": x.rule, "points": x.points, "detail": x.detail} for x in r.risk.reasons],
+                "requires_review": review_needed(r.risk),
+                "definite_hit": r.risk.definite_hit,
+                "list_versions": r.outcome.list_versions,
+                "screened_at": now,
+                "duration_ms": r.outcome.duration_ms,
+            },
         )
         for r in records
     ]

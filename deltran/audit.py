@@ -9,7 +9,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from deltran.bulk import objects_insert
+from deltran.bulk import instance_build, objects_insert
 from deltran.models import AuditEntry
 
 GENESIS_HASH = "0" * 64
@@ -99,16 +99,19 @@ def audit_record_many(*, actor, items: list[AuditItem], occurred_at: datetime | 
             payload=payload,
         )
         entries.append(
-            AuditEntry(
-                occurred_at=occurred_at,
-                actor_id=actor_id,
-                actor_label=actor_label,
-                action=item.action,
-                object_type=item.object_type,
-                object_id=str(item.object_id),
-                payload=payload,
-                prev_hash=prev_hash,
-                entry_hash=digest,
+            instance_build(
+                AuditEntry,
+                {
+                    "occurred_at": occurred_at,
+                    "actor_id": actor_id,
+                    "actor_label": actor_label,
+                    "action": item.action,
+                    "object_type": item.object_type,
+                    "object_id": str(item.object_id),
+                    "payload": payload,
+                    "prev_hash": prev_hash,
+                    "entry_hash": digest,
+                },
             )
         )
         prev_hash = digest

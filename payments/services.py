@@ -28,7 +28,7 @@ from compliance.models import ReviewCase, ScreeningCheck
 from compliance.selectors import compliance_settings, risk_rules
 from compliance.services import ScreeningRecord, review_needed, risk_evaluate, screening_evaluate, screening_record_many
 from deltran.audit import AuditItem, audit_record, audit_record_many
-from deltran.bulk import objects_insert, rows_insert
+from deltran.bulk import instance_build, objects_insert, rows_insert
 from deltran.errors import Conflict, DomainError, IdempotencyConflict, ValidationFailed, field_error
 from deltran.events import event_record_many
 from deltran.models import IdempotencyRecord
@@ -197,34 +197,37 @@ def stage_validate(run: PipelineRun) -> None:
     sender = banks[ins.sender_bic]
     receiver = banks[ins.receiver_bic]
     payment_id = Payment._meta.pk.default()
-    run.payment = Payment(
-        id=payment_id,
-        payment_reference=ins.payment_reference or f"DLT{run.now:%Y%m%d}{payment_id.hex[-12:].upper()}",
-        end_to_end_id=ins.end_to_end_id,
-        sender_bank_id=sender.id,
-        receiver_bank_id=receiver.id,
-        sender_account_id=sender.accounts[ins.currency].id,
-        receiver_account_id=receiver.accounts[target].id,
-        sender_bic=sender.bic,
-        receiver_bic=receiver.bic,
-        amount=ins.amount,
-        currency_id=ins.currency,
-        settlement_currency_id=target,
-        settlement_amount=ins.amount,
-        scheduled_for=run.now,
-        debtor_name=ins.debtor_name,
-        debtor_iban=ins.debtor_iban,
-        debtor_account=ins.debtor_account,
-        creditor_name=ins.creditor_name,
-        creditor_iban=ins.creditor_iban,
-        creditor_account=ins.creditor_account,
-        remittance_info=ins.remittance_info,
-        status=PaymentStatus.INITIATED,
-        channel=run.channel,
-        idempotency_key=run.idempotency_key,
-        created_by_id=run.actor.pk if getattr(run.actor, "is_authenticated", False) else None,
-        created_at=run.now,
-        updated_at=run.now,
+    run.payment = instance_build(
+        Payment,
+        {
+            "id": payment_id,
+            "payment_reference": ins.payment_reference or f"DLT{run.now:%Y%m%d}{payment_id.hex[-12:].upper()}",
+            "end_to_end_id": ins.end_to_end_id,
+            "sender_bank_id": sender.id,
+            "receiver_bank_id": receiver.id,
+            "sender_account_id": sender.accounts[ins.currency].id,
+            "receiver_account_id": receiver.accounts[target].id,
+            "sender_bic": sender.bic,
+            "receiver_bic": receiver.bic,
+            "amount": ins.amount,
+            "currency_id": ins.currency,
+            "settlement_currency_id": target,
+            "settlement_amount": ins.amount,
+            "scheduled_for": run.now,
+            "debtor_name": ins.debtor_name,
+            "debtor_iban": ins.debtor_iban,
+            "debtor_account": ins.debtor_account,
+            "creditor_name": ins.creditor_name,
+            "creditor_iban": ins.creditor_iban,
+            "creditor_account": ins.creditor_account,
+            "remittance_info": ins.remittance_info,
+            "status": PaymentStatus.INITIATED,
+            "channel": run.channel,
+            "idempotency_key": run.idempotency_key,
+            "created_by_id": run.actor.pk if getattr(run.actor, "is_authenticated", False) else None,
+            "created_at": run.now,
+            "updated_at": run.now,
+        },
     )
     run.transitions.append(("", PaymentStatus.INITIATED, f"Received over {Channel(run.channel).label}."))
     run.move(PaymentStatus.VALIDATED, "Banks, accounts, currency and amount validated.")
@@ -654,11 +657,11 @@ def payment_event_payload(payment: Payment) -> dict:
     }
 
 
-def _timeline_steps(run: PipelineRun) -> list[TimelineStep]:
+def _timeline_steps(run: PipelineRun, start: int = 0) -> list[TimelineStep]:
     label = _actor_label(run.actor)
     return [
         TimelineStep(run.payment.id, from_status, to_status, run.payment.created_by_id, label, reason, run.now)
-        for from_status, to_status, reason in run.transitions
+        for from_status, to_status, reason in run.transitions[start:]
     ]
 
 
@@ -673,10 +676,12 @@ def _persist(runs: list[PipelineRun]) -> None:
     objects_insert(payments)
     # Every step but a queued payment's last (the liquidity stage may give it the reason it waits).
     settled_steps = {id(run): len(run.transitions) - (run.payment.status == PaymentStatus.QUEUED) for run in runs}
+    for run in runs:
+        run.timeline_rows = _timeline_steps(run)
     rows_insert(
         PaymentTransition,
         TimelineStep._fields,
-        [step for run in runs for step in _timeline_steps(run)[: settled_steps[id(run)]]],
+        [step for run in runs for step in run.timeline_rows[: settled_steps[id(run)]]],
     )
     screened = [run for run in runs if run.screening is not None]
     checks = screening_record_many(
@@ -698,7 +703,10 @@ def _persist(runs: list[PipelineRun]) -> None:
         run.screening_check = check
     stage_audit = [item for stage in PERSIST_STAGES for item in stage(runs)]
     for run in runs:
-        run.timeline_rows = _timeline_steps(run)
+        # A stage may have changed the steps not yet written (it gives a waiting payment's last step its reason).
+        settled = settled_steps[id(run)]
+        if settled < len(run.transitions):
+            run.timeline_rows[settled:] = _timeline_steps(run, settled)
     rows_insert(
         PaymentTransition,
         TimelineStep._fields,
@@ -809,21 +817,27 @@ def _idempotency_claim(rows: list[tuple[str, str, str, dict]], now: datetime) ->
     if not rows:
         return set()
     table = connection.ops.quote_name(IdempotencyRecord._meta.db_table)
-    # Each value as its field writes it (the response body may be a field type that encrypts).
-    prepare = [
-        IdempotencyRecord._meta.get_field(name)
-        for name in ("scope", "key", "request_hash", "response_status", "response_body", "created_at")
-    ]
+    created_at = IdempotencyRecord._meta.get_field("created_at").get_db_prep_save(now, connection)
     claimed: set[tuple[str, str]] = set()
-    per_statement = 150  # 6 parameters a row, under SQLite's host-parameter limit
+    # 6 parameters a row: under SQLite's host-parameter limit; on PostgreSQL one statement for a chunk.
+    per_statement = 1000 if connection.vendor == "postgresql" else 150
     with connection.cursor() as cursor:
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
             values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
             params = []
             for scope, key, fingerprint, body in chunk:
-                row = (scope, key, fingerprint, 201, json.loads(json.dumps(body, cls=DjangoJSONEncoder)), now)
-                params += [field.get_db_prep_save(value, connection) for field, value in zip(prepare, row, strict=True)]
+                # A batch item's body names its payment (batch_item_body: id, reference, status) and holds no
+                # account data, so it is stored as plain JSON, which the encrypted field reads as it is
+                # (deltran.crypto.EncryptedJSONField), rather than encrypted item by item.
+                params += [
+                    scope,
+                    key,
+                    fingerprint,
+                    201,
+                    json.dumps(body, cls=DjangoJSONEncoder, separators=(",", ":")),
+                    created_at,
+                ]
             cursor.execute(
                 f"INSERT INTO {table} (scope, key, request_hash, response_status, response_body, created_at) "
                 f"VALUES {values} ON CONFLICT (scope, key) DO NOTHING RETURNING scope, key",

@@ -15,7 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from deltran.audit import audit_record
-from deltran.bulk import objects_insert
+from deltran.bulk import instance_build, objects_insert
 from deltran.errors import Conflict, ValidationFailed
 from deltran.events import event_record_many
 from deltran.money import quantize_amount
@@ -193,20 +193,23 @@ def obligations_record(*, drafts: list[ObligationDraft], now: datetime) -> list[
     if not drafts:
         return []
     obligations = [
-        Obligation(
-            payment_id=d.payment_id,
-            leg=d.leg,
-            payer_code=d.payer_code,
-            payee_code=d.payee_code,
-            payer_bank_id=d.payer_bank_id,
-            payee_bank_id=d.payee_bank_id,
-            currency_id=d.currency,
-            amount=d.amount,
-            amount_usd=d.amount_usd,
-            business_date=d.business_date,
-            due_at=d.due_at,
-            status=ObligationStatus.PENDING,
-            created_at=now,
+        instance_build(
+            Obligation,
+            {
+                "payment_id": d.payment_id,
+                "leg": d.leg,
+                "payer_code": d.payer_code,
+                "payee_code": d.payee_code,
+                "payer_bank_id": d.payer_bank_id,
+                "payee_bank_id": d.payee_bank_id,
+                "currency_id": d.currency,
+                "amount": d.amount,
+                "amount_usd": d.amount_usd,
+                "business_date": d.business_date,
+                "due_at": d.due_at,
+                "status": ObligationStatus.PENDING,
+                "created_at": now,
+            },
         )
         for d in drafts
     ]

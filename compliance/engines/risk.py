@@ -111,6 +111,10 @@ def _list_reasons(inp: RiskInput) -> list[tuple[str, str]]:
     return fired
 
 
+# What a rule missing from the configuration reads as (shared: its params are only read).
+_NO_RULE = RuleConfig("", 0)
+
+
 def _pattern_reasons(inp: RiskInput, rules: dict[str, RuleConfig]) -> list[tuple[str, str]]:
     fired: list[tuple[str, str]] = []
     if inp.amount_usd > CORPORATE_MAX_USD:
@@ -122,14 +126,14 @@ def _pattern_reasons(inp: RiskInput, rules: dict[str, RuleConfig]) -> list[tuple
         fired.append(("bank_risk_high", "A bank of the payment is rated high risk."))
     elif "medium" in risks:
         fired.append(("bank_risk_medium", "A bank of the payment is rated medium risk."))
-    countries = set(rules.get("high_risk_country", RuleConfig("", 0)).params.get("countries", []))
+    countries = set(rules.get("high_risk_country", _NO_RULE).params.get("countries", []))
     risky = sorted({inp.sender_country, inp.receiver_country} & countries)
     if risky:
         fired.append(("high_risk_country", f"High-risk jurisdiction: {', '.join(risky)}."))
-    corridors = {tuple(c) for c in rules.get("corridor_risk", RuleConfig("", 0)).params.get("corridors", [])}
+    corridors = {tuple(c) for c in rules.get("corridor_risk", _NO_RULE).params.get("corridors", [])}
     if (inp.sender_country, inp.receiver_country) in corridors:
         fired.append(("corridor_risk", f"Higher-risk corridor {inp.sender_country}→{inp.receiver_country}."))
-    velocity = rules.get("velocity", RuleConfig("", 0)).params
+    velocity = rules.get("velocity", _NO_RULE).params
     count_limit = int(velocity.get("count", 20))
     amount_limit = Decimal(str(velocity.get("amount_usd", "5000000")))
     if inp.debtor_recent_count >= count_limit or inp.debtor_recent_amount_usd >= amount_limit:
@@ -140,12 +144,12 @@ def _pattern_reasons(inp: RiskInput, rules: dict[str, RuleConfig]) -> list[tuple
                 f"in the velocity window (limits {count_limit} payments or {amount_limit:,.0f} USD).",
             )
         )
-    rounding = rules.get("round_amount", RuleConfig("", 0)).params
+    rounding = rules.get("round_amount", _NO_RULE).params
     minimum = Decimal(str(rounding.get("min_usd", "10000")))
     multiple = Decimal(str(rounding.get("multiple", "1000")))
     if inp.amount_usd >= minimum and multiple > 0 and inp.amount % multiple == 0:
         fired.append(("round_amount", f"Round amount: {inp.amount:,.0f} {inp.currency}."))
-    structuring = rules.get("structuring", RuleConfig("", 0)).params
+    structuring = rules.get("structuring", _NO_RULE).params
     if inp.debtor_near_threshold_count >= int(structuring.get("count", 3)):
         fired.append(
             (
@@ -159,7 +163,7 @@ def _pattern_reasons(inp: RiskInput, rules: dict[str, RuleConfig]) -> list[tuple
 
 def structuring_band(rules: dict[str, RuleConfig]) -> tuple[Decimal, Decimal]:
     """USD amounts in [low, high) sit just below the reporting threshold (the structuring rule's band)."""
-    params = rules.get("structuring", RuleConfig("", 0)).params
+    params = rules.get("structuring", _NO_RULE).params
     threshold = Decimal(str(params.get("threshold_usd", "10000")))
     band = Decimal(str(params.get("band", "0.10")))
     return threshold * (1 - band), threshold

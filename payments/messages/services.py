@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from deltran.bulk import rows_insert
 from deltran.errors import DomainError
 from deltran.idempotency import request_fingerprint
 from payments.choices import Channel, PaymentStatus
@@ -99,13 +100,14 @@ def _record(
         received_by=actor if getattr(actor, "is_authenticated", False) else None,
         received_at=now,
     )
-    InboundMessagePayment.objects.bulk_create(
+    rows_insert(
+        InboundMessagePayment,
+        ("message_id", "payment_id", "position"),
         [
-            InboundMessagePayment(message=message, payment_id=outcome.payment.pk, position=position)
+            (message.pk, outcome.payment.pk, position)
             for position, outcome in outcomes.items()
             if outcome.payment is not None and not outcome.replayed
         ],
-        batch_size=2000,
     )
     return message
 

@@ -139,3 +139,25 @@ def test_copy_text_refuses_what_it_cannot_write():
     assert bulk._copy_text(True) == "t" and bulk._copy_text(Decimal("1.10")) == "1.10"
     with pytest.raises(TypeError, match="cannot write a bytes"):
         bulk._copy_text(b"raw")
+
+
+def test_instance_build_gives_what_the_constructor_gives():
+    at = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    built = bulk.instance_build(OutboxEvent, {"topic": "t", "event_type": "e", "created_at": at})
+    made = OutboxEvent(topic="t", event_type="e", created_at=at)
+    names = [field.attname for field in OutboxEvent._meta.concrete_fields]
+    assert {name: getattr(built, name) for name in names} == {name: getattr(made, name) for name in names}
+    assert built._state.adding and built.pk is None
+    # Callable defaults are called for each instance, not shared.
+    first, second = (bulk.instance_build(IdempotencyRecord, {}) for _ in range(2))
+    assert first.response_status is None and first.scope == "" and second.scope == ""
+    with pytest.raises(TypeError, match="no fields"):
+        bulk.instance_build(OutboxEvent, {"topic": "t", "not_a_field": 1})
+
+
+@pytest.mark.django_db
+def test_built_instances_save_like_constructed_ones():
+    at = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    event = bulk.instance_build(OutboxEvent, {"topic": "t", "event_type": "e", "payload": {"a": 1}, "created_at": at})
+    event.save()
+    assert OutboxEvent.objects.get(pk=event.pk).payload == {"a": 1}
