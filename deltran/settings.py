@@ -188,6 +188,11 @@ FX_SIMULATION_ENABLED = env_bool("FX_SIMULATION_ENABLED", True)
 FX_SIMULATION_INTERVAL_SECONDS = float(os.environ.get("FX_SIMULATION_INTERVAL_SECONDS", 5))
 FX_HISTORY_RETENTION = timedelta(days=int(os.environ.get("FX_HISTORY_RETENTION_DAYS", 7)))
 FX_CACHE_SECONDS = float(os.environ.get("FX_CACHE_SECONDS", 1))
+# Reference data (banks, accounts, risk rules, compliance settings) kept per process (deltran/cache.py); a save
+# clears this process's copy at once, other processes see it within this time.
+REFERENCE_DATA_TTL_SECONDS = float(os.environ.get("REFERENCE_DATA_TTL_SECONDS", 5))
+# How often a process checks whether a screening list changed (and rebuilds its in-memory index).
+SCREENING_INDEX_CHECK_SECONDS = float(os.environ.get("SCREENING_INDEX_CHECK_SECONDS", 5))
 
 # --- Settlement --------------------------------------------------------------------
 

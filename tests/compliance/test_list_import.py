@@ -1,5 +1,6 @@
 """`import_sanctions` with the real official files: each format, version replacement, refusal of broken files."""
 
+import gc
 import os
 from pathlib import Path
 
@@ -91,6 +92,16 @@ def test_the_index_finds_real_list_names_after_import():
     entry = ListEntry.objects.filter(version=current("un_sc"), entry_type="individual").first()
     hits = loaded.index.screen(entry.primary_name)
     assert hits and hits[0].entry_id == entry.source_id and hits[0].level == "CRITICAL"
+
+
+def test_the_built_index_is_kept_out_of_the_cyclic_collector():
+    call_command("import_sanctions", "un_xml", str(DATA / "un/watchman_2026-02-27/UN_consolidated.xml"))
+    gc.unfreeze()
+    loaded = screening_index()
+    # Frozen: a full collection during a batch no longer walks the index's objects.
+    assert gc.get_freeze_count() > 0
+    assert not any(obj is loaded.index for obj in gc.get_objects())
+    gc.unfreeze()
 
 
 def test_unknown_source_and_missing_file_are_refused(tmp_path):
