@@ -347,3 +347,26 @@ def test_report_names_the_original_message(scenario, operator_client):
     assert document.findtext(f".//{PACS002}OrgnlMsgId") == "MSG-TEST-1"
     assert document.findtext(f".//{PACS002}OrgnlMsgNmId") == "pacs.008.001.08"
     assert re.fullmatch(r"DLT[0-9a-f]{32}", document.findtext(f".//{PACS002}GrpHdr/{PACS002}MsgId"))
+
+
+def test_a_transaction_fingerprint_is_the_hash_of_all_its_instruction_fields():
+    # Stored with each (MsgId, EndToEndId) key and compared on repeats: it must not change between releases.
+    from dataclasses import asdict
+
+    from deltran.idempotency import request_fingerprint
+    from payments.messages.services import instruction_fingerprint
+    from payments.services import PaymentInstruction
+
+    instruction = PaymentInstruction(
+        sender_bic="ENBXAEADXXX",
+        receiver_bic="SBININBBXXX",
+        amount=Decimal("10.01"),
+        currency="USD",
+        debtor_name="A",
+        creditor_name="B",
+        debtor_iban="AE070331234567890123456",
+        settlement_currency="INR",
+    )
+    assert instruction_fingerprint(instruction) == request_fingerprint(asdict(instruction))
+    changed = PaymentInstruction(**{**asdict(instruction), "settlement_currency": ""})
+    assert instruction_fingerprint(changed) != instruction_fingerprint(instruction)
