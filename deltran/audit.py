@@ -9,7 +9,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from deltran.bulk import instance_build, objects_insert
+from deltran.bulk import JsonText, instance_build, objects_insert
 from deltran.models import AuditEntry
 
 GENESIS_HASH = "0" * 64
@@ -87,8 +87,11 @@ def audit_record_many(*, actor, items: list[AuditItem], occurred_at: datetime | 
     _lock_chain()
     prev_hash = _last_hash()
     entries = []
+    payloads = []
     for item in items:
-        payload = _normalise(item.payload)
+        # Serialised once: the text is written as it is, and what it reads back as is what the hash covers.
+        text = JsonText(json.dumps(item.payload, cls=DjangoJSONEncoder))
+        payload = json.loads(text)
         digest = entry_hash(
             prev_hash=prev_hash,
             occurred_at=occurred_at,
@@ -108,14 +111,17 @@ def audit_record_many(*, actor, items: list[AuditItem], occurred_at: datetime | 
                     "action": item.action,
                     "object_type": item.object_type,
                     "object_id": str(item.object_id),
-                    "payload": payload,
+                    "payload": text,
                     "prev_hash": prev_hash,
                     "entry_hash": digest,
                 },
             )
         )
         prev_hash = digest
+        payloads.append(payload)
     objects_insert(entries)
+    for entry, payload in zip(entries, payloads, strict=True):
+        entry.payload = payload
     return entries
 
 

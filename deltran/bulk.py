@@ -84,6 +84,15 @@ def _copy_text(value) -> str:
     return _COPY_TEXT[type(value)](value)
 
 
+class JsonText(str):
+    """A value for a JSON column that is already serialised: written as it is, not serialised again."""
+
+
+def _json_value(value):
+    # For the ORM (SQLite): the value itself.
+    return json.loads(value) if type(value) is JsonText else value
+
+
 def _plain(field) -> bool:
     if type(field).__module__.split(".")[0] != "django":
         return False  # a project field type (e.g. encrypted) must prepare its own values
@@ -107,16 +116,14 @@ def rows_insert(
     model_fields = [meta.get_field(name) for name in fields]  # get_field knows attnames too
     if connection.vendor != "postgresql":
         objs = model.objects.bulk_create(
-            [model(**dict(zip(fields, row, strict=True))) for row in rows], batch_size=PAGE
+            [model(**{name: _json_value(value) for name, value in zip(fields, row, strict=True)}) for row in rows],
+            batch_size=PAGE,
         )
         return [getattr(obj, returning) for obj in objs] if returning else None
     if returning is None and len(rows) >= COPY_FROM_ROWS:
         _copy(meta.db_table, model_fields, rows)
         return None
-    preparers = [
-        None if _plain(field) else (lambda value, field=field: field.get_db_prep_save(value, connection))
-        for field in model_fields
-    ]
+    preparers = [None if _plain(field) else _insert_preparer(field) for field in model_fields]
     if any(preparers):
         rows = [
             tuple(value if prepare is None else prepare(value) for value, prepare in zip(row, preparers, strict=True))
@@ -135,11 +142,17 @@ def rows_insert(
         return [row[0] for row in found]
 
 
+def _insert_preparer(field):
+    if isinstance(field, models.JSONField):
+        return lambda value: str(value) if type(value) is JsonText else field.get_db_prep_save(value, connection)
+    return lambda value: field.get_db_prep_save(value, connection)
+
+
 def _copy_preparer(field):
     """How a field's values become COPY text: as they are, as JSON text, or through the field's own preparation."""
     if isinstance(field, models.JSONField):
         encoder = field.encoder
-        return lambda value: None if value is None else json.dumps(value, cls=encoder)
+        return lambda value: value if value is None or type(value) is JsonText else json.dumps(value, cls=encoder)
     if _plain(field):
         return None
     return lambda value: field.get_db_prep_save(value, connection)
@@ -182,6 +195,10 @@ def objects_insert(objs: Sequence[models.Model]) -> None:
         return
     model = type(objs[0])
     if connection.vendor != "postgresql":
+        for field in model._meta.concrete_fields:
+            if isinstance(field, models.JSONField):
+                for obj in objs:
+                    obj.__dict__[field.attname] = _json_value(obj.__dict__[field.attname])
         model.objects.bulk_create(objs, batch_size=PAGE)
         return
     meta = model._meta
@@ -192,10 +209,12 @@ def objects_insert(objs: Sequence[models.Model]) -> None:
             obj.pk = key
         auto = None
     names = [field.attname for field in meta.concrete_fields if field is not auto]
+    pick = operator.itemgetter(*names)
+    values = pick if len(names) > 1 else (lambda attrs: (pick(attrs),))
     keys = rows_insert(
         model,
         names,
-        [tuple(obj.__dict__[name] for name in names) for obj in objs],
+        [values(obj.__dict__) for obj in objs],
         returning=auto.column if auto else None,
     )
     if auto:
@@ -228,8 +247,10 @@ def instance_build(model: type[models.Model], values: dict):
     init signal receivers are built the ordinary way.
     """
     names, defaults = _field_defaults(model)
-    if pre_init.has_listeners(model) or post_init.has_listeners(model):
-        return model(**values)
+    # (Asking the signals only when some receiver exists at all: has_listeners costs as much as the rest.)
+    if pre_init.receivers or post_init.receivers:
+        if pre_init.has_listeners(model) or post_init.has_listeners(model):
+            return model(**values)
     unknown = values.keys() - names
     if unknown:
         raise TypeError(f"{model.__name__} has no fields {sorted(unknown)}")

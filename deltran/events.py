@@ -7,7 +7,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from deltran.bulk import rows_insert
+from deltran.bulk import JsonText, rows_insert
 from deltran.models import OutboxEvent
 
 
@@ -25,10 +25,14 @@ def event_record_many(*, events: list[tuple[str, str, dict]]) -> None:
     """Write (topic, event_type, payload) events; must run inside the change's transaction."""
     _require_transaction()
     now = timezone.now()
+    # Serialised once, here (a value that cannot be fails inside the transaction), and written as it is.
     rows_insert(
         OutboxEvent,
         ("topic", "event_type", "payload", "created_at"),
-        [(topic, event_type, _jsonable(payload), now) for topic, event_type, payload in events],
+        [
+            (topic, event_type, JsonText(json.dumps(payload, cls=DjangoJSONEncoder)), now)
+            for topic, event_type, payload in events
+        ],
     )
 
 

@@ -505,25 +505,25 @@ def _liquidity_admit(*, new: list[Payment], bank_ids: set[int], now: datetime) -
         else []
     )
     admission = _Admission(book=book, now=now)
-    new_ids = {payment.pk for payment in new}
+    new_ids = {payment.id for payment in new}
     admitted_ids: set[uuid.UUID] = set()
     reasons: dict[uuid.UUID, str] = {}
     progress = True
     while progress:
         progress = False
         for payment in [*queue, *new]:
-            if payment.pk in admitted_ids:
+            if payment.id in admitted_ids:
                 continue
             payer = payment.sender_bank_id
             # Between two customers of one bank the payment does not change the bank's net debit.
             if payer != payment.receiver_bank_id:
                 if not book.fits(payer_bank_id=payer, amount_usd=payment.amount_usd):
-                    reasons[payment.pk] = f"{book.describe(payer, payment.amount_usd)}."
+                    reasons[payment.id] = f"{book.describe(payer, payment.amount_usd)}."
                     continue
                 book.take(payer_bank_id=payer, payee_bank_id=payment.receiver_bank_id, amount_usd=payment.amount_usd)
-            admitted_ids.add(payment.pk)
+            admitted_ids.add(payment.id)
             progress = True
-            if payment.pk not in new_ids:
+            if payment.id not in new_ids:
                 # Its clearing windows may have closed while it waited: schedule it for when both are open.
                 scheduled_for, closed = _joint_schedule(directory, payment, now)
                 note = ""
@@ -536,7 +536,7 @@ def _liquidity_admit(*, new: list[Payment], bank_ids: set[int], now: datetime) -
                 )
             admission.drafts.extend(
                 obligation_legs(
-                    payment_id=payment.pk,
+                    payment_id=payment.id,
                     payer_bic=payment.sender_bic,
                     payer_bank_id=payer,
                     payee_bic=payment.receiver_bic,
@@ -550,7 +550,7 @@ def _liquidity_admit(*, new: list[Payment], bank_ids: set[int], now: datetime) -
                     business_date=book.business_date(payer),
                 )
             )
-    admission.waiting = [(payment, reasons[payment.pk]) for payment in new if payment.pk not in admitted_ids]
+    admission.waiting = [(payment, reasons[payment.id]) for payment in new if payment.id not in admitted_ids]
     return admission
 
 
@@ -571,7 +571,7 @@ def _admission_write(admission: _Admission) -> list[AuditItem]:
     PaymentTransition.objects.bulk_create(
         [
             PaymentTransition(
-                payment_id=payment.pk,
+                payment_id=payment.id,
                 from_status=PaymentStatus.QUEUED,
                 to_status=PaymentStatus.QUEUED,
                 actor_id=None,
@@ -589,7 +589,7 @@ def _admission_write(admission: _Admission) -> list[AuditItem]:
         AuditItem(
             action="payment.liquidity_release",
             object_type="payment",
-            object_id=str(payment.pk),
+            object_id=str(payment.id),
             payload={"reason": reason, "business_date": admission.book.business_date(payment.sender_bank_id)},
         )
         for payment, reason in admission.released
@@ -606,9 +606,9 @@ def stage_liquidity(runs: list[PipelineRun]) -> list[AuditItem]:
     if not queued:
         return []
     admission = _liquidity_admit(new=[run.payment for run in queued], bank_ids=set(), now=queued[0].now)
-    waiting = {payment.pk: reason for payment, reason in admission.waiting}
+    waiting = {payment.id: reason for payment, reason in admission.waiting}
     for run in queued:
-        reason = waiting.get(run.payment.pk)
+        reason = waiting.get(run.payment.id)
         if reason is None:
             continue
         from_status, to_status, _ = run.transitions[-1]

@@ -108,7 +108,7 @@ def _record(
         InboundMessagePayment,
         ("message_id", "payment_id", "position"),
         [
-            (message.pk, outcome.payment.pk, position)
+            (message.pk, outcome.payment.id, position)
             for position, outcome in outcomes.items()
             if outcome.payment is not None and not outcome.replayed
         ],
@@ -176,7 +176,7 @@ def pacs008_intake(*, actor, raw: bytes) -> Pacs008Intake:
                 instr_id=tx.instr_id,
                 tx_id=tx.tx_id,
                 uetr=tx.uetr,
-                payment_id=str(outcome.payment.pk) if outcome is not None and outcome.payment is not None else "",
+                payment_id=str(outcome.payment.id) if outcome is not None and outcome.payment is not None else "",
                 reasons=reasons,
             )
         )

@@ -161,3 +161,16 @@ def test_built_instances_save_like_constructed_ones():
     event = bulk.instance_build(OutboxEvent, {"topic": "t", "event_type": "e", "payload": {"a": 1}, "created_at": at})
     event.save()
     assert OutboxEvent.objects.get(pk=event.pk).payload == {"a": 1}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("count", SIZES)
+def test_json_text_is_written_as_the_json_it_holds(count):
+    at = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    text = bulk.JsonText('{"amount": "10.01", "tab": "a\\tb", "list": [1, null]}')
+    with transaction.atomic():
+        bulk.rows_insert(OutboxEvent, ("topic", "event_type", "payload", "created_at"), [("t", "e", text, at)] * count)
+        events = [OutboxEvent(topic="o", event_type="e", payload=text, created_at=at) for _ in range(count)]
+        bulk.objects_insert(events)
+    payloads = list(OutboxEvent.objects.values_list("payload", flat=True))
+    assert payloads == [{"amount": "10.01", "tab": "a\tb", "list": [1, None]}] * (2 * count)
