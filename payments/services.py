@@ -267,9 +267,12 @@ def stage_fx(run: PipelineRun) -> None:
 def _debtors_activity(names: set[str], now: datetime) -> dict[str, list]:
     """Recent activity of debtors in one query each _CHUNK names: name -> [count, USD total, near-threshold count].
 
-    Asked by every single payment and once by each batch. On PostgreSQL it is plain SQL on the (debtor_name,
-    created_at) index, as the ORM's building of this aggregate cost several times the query; SQLite keeps the ORM,
-    which turns its float sums back into Decimals.
+    Asked by every single payment and once by each batch. On PostgreSQL it is plain SQL, as the ORM's building of
+    this aggregate cost several times the query; SQLite keeps the ORM, which turns its float sums back into Decimals.
+    The SQL asks for each name on its own (a lateral join over the names) so that each is one probe of the
+    (debtor_name, created_at) index whatever the statistics say: with ``debtor_name = ANY(...)``, a table growing
+    faster than ANALYZE runs (a fresh database under load) made the planner scan the whole day by created_at
+    instead, 0.6 -> 43 ms for 50 names at 60,000 payments, growing with the day.
     """
     window = timedelta(hours=compliance_settings().velocity_window_hours)
     low, high = structuring_band(risk_rules())
@@ -280,11 +283,12 @@ def _debtors_activity(names: set[str], now: datetime) -> dict[str, list]:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "SELECT debtor_name, count(*), coalesce(sum(amount_usd), 0), "
-                    "count(*) FILTER (WHERE amount_usd >= %s AND amount_usd < %s) "
+                    "SELECT n.name, a.count, a.total, a.near FROM unnest(%s::text[]) AS n(name) CROSS JOIN LATERAL "
+                    "(SELECT count(*) AS count, coalesce(sum(amount_usd), 0) AS total, "
+                    "count(*) FILTER (WHERE amount_usd >= %s AND amount_usd < %s) AS near "
                     f"FROM {connection.ops.quote_name(Payment._meta.db_table)} "
-                    "WHERE debtor_name = ANY(%s) AND created_at >= %s AND created_at <= %s GROUP BY debtor_name",
-                    [low, high, chunk, now - window, now],
+                    "WHERE debtor_name = n.name AND created_at >= %s AND created_at <= %s) AS a WHERE a.count > 0",
+                    [chunk, low, high, now - window, now],
                 )
                 rows = cursor.fetchall()
         else:
