@@ -155,6 +155,10 @@ def _copy_preparer(field):
         return lambda value: value if value is None or type(value) is JsonText else json.dumps(value, cls=encoder)
     if _plain(field):
         return None
+    # A field type of ours may say how to write a value more directly (the encrypted fields do).
+    bulk_value = getattr(field, "bulk_value", None)
+    if bulk_value is not None:
+        return bulk_value
     return lambda value: field.get_db_prep_save(value, connection)
 
 

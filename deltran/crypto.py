@@ -89,6 +89,10 @@ class EncryptedCharField(models.CharField):
         value = super().get_db_prep_value(value, connection, prepared)
         return encrypt_text(value) if isinstance(value, str) else value
 
+    def bulk_value(self, value):
+        """What get_db_prep_save writes, without the field machinery around it (deltran.bulk, per row)."""
+        return None if value is None else encrypt_text(value if isinstance(value, str) else str(value))
+
     def from_db_value(self, value, expression, connection):
         return decrypt_text(value)
 

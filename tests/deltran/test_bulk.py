@@ -97,6 +97,10 @@ def test_payments_copied_with_decimals_uuids_choices_and_flags(scenario):
         assert found.amount == payment.amount and found.awaiting_liquidity == payment.awaiting_liquidity
         assert found.status == template.status and found.debtor_account == "ACC-\t-001"
         assert found.created_at == template.created_at
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT debtor_account FROM payments_payment WHERE id = ANY(%s)", [[p.pk for p in copies]])
+        stored_accounts = [row[0] for row in cursor.fetchall()]
+    assert len(stored_accounts) == len(copies) and all(is_encrypted(value) for value in stored_accounts)
 
 
 @pytest.mark.postgres
