@@ -143,7 +143,10 @@ class RiskRule(models.Model):
 class ScreeningCheck(models.Model):
     """The screening of one payment: the names checked, the score, the reasons that made it."""
 
-    payment = models.OneToOneField("payments.Payment", on_delete=models.CASCADE, related_name="screening")
+    # No database foreign key (decision 0006): written in the payment's own transaction by the intake.
+    payment = models.OneToOneField(
+        "payments.Payment", on_delete=models.CASCADE, related_name="screening", db_constraint=False
+    )
     risk_score = models.PositiveSmallIntegerField(validators=[MinValueValidator(0), MaxValueValidator(100)])
     risk_level = models.CharField(max_length=8, choices=MatchLevel.choices)
     reasons = models.JSONField(default=list, help_text="[{rule, points, detail}] that made the score")

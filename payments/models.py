@@ -99,12 +99,20 @@ class Payment(models.Model):
 class PaymentTransition(models.Model):
     """One step on a payment's timeline: who moved it, when, from which status to which, and why."""
 
-    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="timeline")
+    # No database foreign keys here (decision 0006): five rows a payment, written in the payment's own transaction by
+    # the intake; the constraint checks cost the database more than the rows. Django still cascades and nulls.
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="timeline", db_constraint=False)
     from_status = models.CharField(max_length=20, choices=PaymentStatus.choices, blank=True)
     to_status = models.CharField(max_length=20, choices=PaymentStatus.choices)
     # No index on the actor: five timeline rows a payment would each pay for it; nothing lists steps by user.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     actor_label = models.CharField(max_length=150)
     reason = models.CharField(max_length=255)
@@ -219,9 +227,7 @@ class PaymentDayStat(StepCounters):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["day", "sender_bic", "currency", "status"], name="payment_day_stat_unique"
-            ),
+            models.UniqueConstraint(fields=["day", "sender_bic", "currency", "status"], name="payment_day_stat_unique"),
         ]
 
     def __str__(self) -> str:
@@ -273,8 +279,13 @@ class InboundMessage(models.Model):
 class InboundMessagePayment(models.Model):
     """Which payment a message produced, and from which of its transactions (0-based position)."""
 
-    message = models.ForeignKey(InboundMessage, on_delete=models.CASCADE, related_name="payments", db_index=False)
-    payment = models.OneToOneField(Payment, on_delete=models.CASCADE, related_name="inbound_message")
+    # No database foreign keys (decision 0006): written with the message and its payments in one transaction.
+    message = models.ForeignKey(
+        InboundMessage, on_delete=models.CASCADE, related_name="payments", db_index=False, db_constraint=False
+    )
+    payment = models.OneToOneField(
+        Payment, on_delete=models.CASCADE, related_name="inbound_message", db_constraint=False
+    )
     position = models.PositiveIntegerField()
 
     class Meta:

@@ -210,8 +210,10 @@ class Obligation(models.Model):
 
     # Indexed only while not settled (obligation_unsettled_pay_idx below): a full index would take a new entry,
     # at a random place (uuid), for every obligation a cycle claims.
+    # No database foreign key to the payment (decision 0006): written in the payment's own transaction (intake) or
+    # its approval's; Django still protects a payment with obligations from deletion.
     payment = models.ForeignKey(
-        "payments.Payment", on_delete=models.PROTECT, related_name="obligations", db_index=False
+        "payments.Payment", on_delete=models.PROTECT, related_name="obligations", db_index=False, db_constraint=False
     )
     leg = models.CharField(max_length=10, choices=ObligationLeg.choices)
     payer_code = models.CharField(max_length=11, help_text="BIC, or POOL for the liquidity pool.")

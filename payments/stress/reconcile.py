@@ -7,6 +7,8 @@
   only by postings), and each netting cycle's postings add up to zero per currency (double entry);
 - each bank's business-day positions add up to the USD equivalents of the payments that owe obligations
   (debits as payer, credits as payee; payments between two customers of one bank leave them as they are);
+- no timeline step, screening check, obligation or message link names a payment (or message) that does not exist
+  (those keys carry no database constraint: decision 0006);
 - the audit chain verifies (deltran.audit.audit_verify).
 """
 
@@ -70,6 +72,7 @@ class Reconciliation:
     ledger_mismatches: list[dict] = field(default_factory=list)
     unbalanced_cycles: list[dict] = field(default_factory=list)
     position_mismatches: list[dict] = field(default_factory=list)
+    orphans: dict[str, int] = field(default_factory=dict)  # table -> rows whose payment (or message) is missing
     audit_ok: bool = False
     audit_checked: int = 0
     audit_problem: str = ""
@@ -86,6 +89,7 @@ class Reconciliation:
             or self.ledger_mismatches
             or self.unbalanced_cycles
             or self.position_mismatches
+            or self.orphans
             or not self.audit_ok
         )
 
@@ -180,6 +184,32 @@ def _positions_check(result: Reconciliation) -> None:
             )
 
 
+# The rows whose key to their payment (or message) has no database constraint (decision 0006).
+ORPHAN_CHECKS = (
+    ("payments_paymenttransition", "payment_id", "payments_payment"),
+    ("compliance_screeningcheck", "payment_id", "payments_payment"),
+    ("settlement_obligation", "payment_id", "payments_payment"),
+    ("payments_inboundmessagepayment", "payment_id", "payments_payment"),
+    ("payments_inboundmessagepayment", "message_id", "payments_inboundmessage"),
+)
+
+
+def orphan_rows() -> dict[str, int]:
+    """Rows naming a payment or message that does not exist, per table and key (none, when all is well)."""
+    quote = connection.ops.quote_name
+    found = {}
+    with connection.cursor() as cursor:
+        for table, column, parent in ORPHAN_CHECKS:
+            cursor.execute(
+                f"SELECT count(*) FROM {quote(table)} AS c WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {quote(parent)} AS p WHERE p.id = c.{quote(column)})"
+            )
+            count = cursor.fetchone()[0]
+            if count:
+                found[f"{table}.{column}"] = count
+    return found
+
+
 def stress_reconcile(
     *, sent_keys: list[str], refused_keys: set[str], since: datetime, ledger_before: dict[str, str]
 ) -> Reconciliation:
@@ -188,6 +218,7 @@ def stress_reconcile(
     _payments_check(result, sent_keys=sent_keys, refused=refused_keys, since=since)
     _ledger_check(result, ledger_before)
     _positions_check(result)
+    result.orphans = orphan_rows()
     verification = audit_verify()
     result.audit_ok = verification.ok
     result.audit_checked = verification.checked

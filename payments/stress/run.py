@@ -197,7 +197,8 @@ def summary_lines(report: dict) -> list[str]:
             f"reconciliation {'clean' if c['ok'] else 'FAILED'}: {c['recorded']:,} records for {c['sent']:,} sent "
             f"({c['refused_at_intake']} refused at intake), missing {c['counts_missing']}, duplicated "
             f"{c['counts_duplicated']}, not at rest {c['unsettled_status']}, ledger {len(c['ledger_mismatches'])}, "
-            f"cycles {len(c['unbalanced_cycles'])}, positions {len(c['position_mismatches'])} mismatches, audit "
+            f"cycles {len(c['unbalanced_cycles'])}, positions {len(c['position_mismatches'])} mismatches, "
+            f"orphans {c.get('orphans') or 0}, audit "
             f"{'verifies' if c['audit_ok'] else 'BROKEN ' + c['audit_problem']}"
         )
     for name, t in report["targets"].items():

@@ -2,6 +2,7 @@
 
 import importlib
 import json
+import uuid
 from collections import Counter
 from decimal import Decimal
 
@@ -179,6 +180,27 @@ def test_reconciliation_finds_a_position_that_does_not_match_the_payments(scenar
     result = stress_reconcile(sent_keys=["q-1"], refused_keys=set(), since=since, ledger_before=before)
     assert not result.ok and len(result.position_mismatches) == 1
     assert result.position_mismatches[0]["bank_id"] == position.bank_id
+
+
+def test_reconciliation_finds_child_rows_without_their_payment(scenario, users):
+    # Those keys carry no database constraint (decision 0006): the reconciliation is what notices an orphan.
+    from payments.models import PaymentTransition
+
+    since = timezone.now()
+    before = ledger_snapshot()
+    _initiate(["o-1"], users[OPERATOR])
+    assert stress_reconcile(sent_keys=["o-1"], refused_keys=set(), since=since, ledger_before=before).orphans == {}
+    step = PaymentTransition.objects.first()
+    PaymentTransition.objects.create(
+        payment_id=uuid.uuid4(),
+        from_status=step.from_status,
+        to_status=step.to_status,
+        actor_label="stray",
+        reason="written by something outside the intake",
+        occurred_at=step.occurred_at,
+    )
+    result = stress_reconcile(sent_keys=["o-1"], refused_keys=set(), since=since, ledger_before=before)
+    assert not result.ok and result.orphans == {"payments_paymenttransition.payment_id": 1}
 
 
 @pytest.mark.django_db(transaction=True)
