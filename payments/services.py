@@ -44,7 +44,9 @@ from settlement.selectors import ParticipantDirectory, participant_directory
 from settlement.services import (
     ObligationDraft,
     PositionBook,
+    bank_positions_add,
     bank_positions_lock,
+    bank_positions_read,
     bank_positions_save,
     obligation_legs,
     obligations_record,
@@ -433,7 +435,23 @@ AFTER_REVIEW: list[Stage] = [stage_route, stage_queue]
 # are written (obligations refer to them). Such stages take the batch's runs and return the audit items of what
 # they changed besides those payments, recorded last with the rest.
 
-PersistStage = Callable[[list[PipelineRun]], list[AuditItem]]
+
+@dataclass
+class PersistContext:
+    """How the persist-time stages may work in this transaction, and what they leave for its end."""
+
+    # A batch may decide liquidity on an unlocked read of the positions and apply it at the end of its transaction
+    # (stage_liquidity); it is started over with this off if a limit no longer holds by then (PositionsMoved).
+    optimistic: bool = False
+    # Run in order just before the audit entries, the transaction's last writes; each returns audit items.
+    before_audit: list[Callable[[], list[AuditItem]]] = field(default_factory=list)
+
+
+class PositionsMoved(Exception):
+    """An optimistic liquidity decision no longer holds: other transactions used the limit meanwhile."""
+
+
+PersistStage = Callable[[list[PipelineRun], PersistContext], list[AuditItem]]
 
 
 def _actor_label(actor) -> str:
@@ -476,6 +494,23 @@ def _waiting_closure(bank_ids: set[int]) -> tuple[set[int], bool]:
             frontier = receivers - banks
             banks |= frontier
     return banks, waiting
+
+
+def _obligation_drafts(payment: Payment, book: PositionBook) -> list[ObligationDraft]:
+    return obligation_legs(
+        payment_id=payment.id,
+        payer_bic=payment.sender_bic,
+        payer_bank_id=payment.sender_bank_id,
+        payee_bic=payment.receiver_bic,
+        payee_bank_id=payment.receiver_bank_id,
+        currency=payment.currency_id,
+        amount=payment.amount,
+        settlement_currency=payment.settlement_currency_id,
+        settlement_amount=payment.settlement_amount,
+        amount_usd=payment.amount_usd,
+        due_at=payment.scheduled_for,
+        business_date=book.business_date(payment.sender_bank_id),
+    )
 
 
 def _liquidity_admit(*, new: list[Payment], bank_ids: set[int], now: datetime) -> _Admission:
@@ -538,22 +573,7 @@ def _liquidity_admit(*, new: list[Payment], bank_ids: set[int], now: datetime) -
                 admission.released.append(
                     (payment, f"Released from the liquidity queue: {book.describe(payer)}.{note}")
                 )
-            admission.drafts.extend(
-                obligation_legs(
-                    payment_id=payment.id,
-                    payer_bic=payment.sender_bic,
-                    payer_bank_id=payer,
-                    payee_bic=payment.receiver_bic,
-                    payee_bank_id=payment.receiver_bank_id,
-                    currency=payment.currency_id,
-                    amount=payment.amount,
-                    settlement_currency=payment.settlement_currency_id,
-                    settlement_amount=payment.settlement_amount,
-                    amount_usd=payment.amount_usd,
-                    due_at=payment.scheduled_for,
-                    business_date=book.business_date(payer),
-                )
-            )
+            admission.drafts.extend(_obligation_drafts(payment, book))
     admission.waiting = [(payment, reasons[payment.id]) for payment in new if payment.id not in admitted_ids]
     return admission
 
@@ -600,15 +620,57 @@ def _admission_write(admission: _Admission) -> list[AuditItem]:
     ]
 
 
-def stage_liquidity(runs: list[PipelineRun]) -> list[AuditItem]:
+def _liquidity_admit_on_read(*, new: list[Payment], now: datetime) -> tuple[_Admission, dict] | None:
+    """The common case decided without locks: every payment fits its payer's limit on the positions as committed
+    now, and no payee has payments waiting to be released. Returns the admission and the positions it read (bank
+    -> (debit, credit)), or None when the locked path must decide (a payment that does not fit, a release due, a
+    bank's first payment of its day).
+    """
+    credited = {p.receiver_bank_id for p in new if p.receiver_bank_id != p.sender_bank_id}
+    if credited and _waiting_closure(credited)[1]:
+        return None
+    book = bank_positions_read(bank_ids={p.sender_bank_id for p in new} | {p.receiver_bank_id for p in new}, now=now)
+    if book is None:
+        return None
+    read = {bank_id: (p.debit_usd, p.credit_usd) for bank_id, p in book.positions.items()}
+    admission = _Admission(book=book, now=now)
+    for payment in new:
+        payer = payment.sender_bank_id
+        if payer != payment.receiver_bank_id:
+            if not book.fits(payer_bank_id=payer, amount_usd=payment.amount_usd):
+                return None
+            book.take(payer_bank_id=payer, payee_bank_id=payment.receiver_bank_id, amount_usd=payment.amount_usd)
+        admission.drafts.extend(_obligation_drafts(payment, book))
+    return admission, read
+
+
+def _positions_apply(admission: _Admission, read: dict) -> list[AuditItem]:
+    if not bank_positions_add(book=admission.book, read=read, now=admission.now):
+        raise PositionsMoved
+    return []
+
+
+def stage_liquidity(runs: list[PipelineRun], ctx: PersistContext | None = None) -> list[AuditItem]:
     """Approved payments owe their obligations now if the payer's limit allows, else they wait for liquidity.
 
     A waiting payment is QUEUED with status_reason ``awaiting_liquidity`` and no obligations. Payments held for
     compliance review are not here: they reach this stage when an officer approves them.
+
+    With ``ctx.optimistic`` (batches on PostgreSQL), when every payment fits on an unlocked read of the positions,
+    the obligations are written now and the positions only just before the audit entries, under their row locks,
+    after checking the limits again: two batches then hold the banks' rows for their last statements only, instead
+    of from here to COMMIT. Anything else takes the locked path below.
     """
     queued = [run for run in runs if run.payment.status == PaymentStatus.QUEUED]
     if not queued:
         return []
+    if ctx is not None and ctx.optimistic:
+        decided = _liquidity_admit_on_read(new=[run.payment for run in queued], now=queued[0].now)
+        if decided is not None:
+            admission, read = decided
+            obligations_record(drafts=admission.drafts, now=admission.now)
+            ctx.before_audit.append(lambda: _positions_apply(admission, read))
+            return []
     admission = _liquidity_admit(new=[run.payment for run in queued], bank_ids=set(), now=queued[0].now)
     waiting = {payment.id: reason for payment, reason in admission.waiting}
     for run in queued:
@@ -669,7 +731,7 @@ def _timeline_steps(run: PipelineRun, start: int = 0) -> list[TimelineStep]:
     ]
 
 
-def _persist(runs: list[PipelineRun]) -> None:
+def _persist(runs: list[PipelineRun], ctx: PersistContext | None = None) -> None:
     """Write payments, timelines, events and audit entries of finished runs in the caller's transaction.
 
     The persist-time stages take row locks held until commit, so they run as late as they can: after the payment
@@ -705,7 +767,8 @@ def _persist(runs: list[PipelineRun]) -> None:
     )
     for run, check in zip(screened, checks, strict=True):
         run.screening_check = check
-    stage_audit = [item for stage in PERSIST_STAGES for item in stage(runs)]
+    ctx = ctx or PersistContext()
+    stage_audit = [item for stage in PERSIST_STAGES for item in stage(runs, ctx)]
     for run in runs:
         # A stage may have changed the steps not yet written (it gives a waiting payment's last step its reason).
         settled = settled_steps[id(run)]
@@ -719,6 +782,8 @@ def _persist(runs: list[PipelineRun]) -> None:
     event_record_many(
         events=[("payments", "payments.payment_update", payment_event_payload(payment)) for payment in payments]
     )
+    for finish in ctx.before_audit:
+        stage_audit += finish()
     audit_record_many(
         actor=runs[0].actor,
         items=[
@@ -885,6 +950,44 @@ def _idempotency_replays(items: list[BatchItem], indexes: list[int], outcomes: l
         outcomes[i] = BatchOutcome(payment=payment, replayed=True)
 
 
+def _chunk_record(
+    chunk: list[tuple[int, PipelineRun]], items: list[BatchItem], now: datetime
+) -> tuple[list[tuple[int, PipelineRun]], list[int]]:
+    """One chunk in one transaction: claim its keys, write its new payments. The liquidity stage decides on an
+    unlocked read first (PostgreSQL); if a limit no longer holds when the positions are locked at the end, the
+    transaction is rolled back and the chunk written again on the locked path. The (index, run) pairs written and the
+    indexes whose keys were taken before."""
+    for optimistic in (True, False) if connection.vendor == "postgresql" else (False,):
+        try:
+            with transaction.atomic():
+                keyed = [(i, run) for i, run in chunk if run.idempotency_key]
+                claimed = _idempotency_claim(
+                    [
+                        (
+                            run.payment.sender_bic,
+                            run.idempotency_key,
+                            items[i].fingerprint,
+                            batch_item_body(run.payment),
+                        )
+                        for i, run in keyed
+                    ],
+                    now,
+                )
+                fresh = [
+                    (i, run)
+                    for i, run in chunk
+                    if not run.idempotency_key or (run.payment.sender_bic, run.idempotency_key) in claimed
+                ]
+                taken = [i for i, run in keyed if (run.payment.sender_bic, run.idempotency_key) not in claimed]
+                if fresh:
+                    _persist([run for _, run in fresh], PersistContext(optimistic=optimistic))
+            return fresh, taken
+        except PositionsMoved:
+            if not optimistic:
+                raise
+    raise AssertionError("unreachable")
+
+
 def payments_initiate_many(*, actor, items: list[BatchItem], channel: str) -> list[BatchOutcome]:
     """Validate and record many payments through the pipeline; one outcome per item, in order.
 
@@ -926,23 +1029,7 @@ def payments_initiate_many(*, actor, items: list[BatchItem], channel: str) -> li
         runs.append((i, run))
     for start in range(0, len(runs), BATCH_CHUNK):
         chunk = runs[start : start + BATCH_CHUNK]
-        with transaction.atomic():
-            keyed = [(i, run) for i, run in chunk if run.idempotency_key]
-            claimed = _idempotency_claim(
-                [
-                    (run.payment.sender_bic, run.idempotency_key, items[i].fingerprint, batch_item_body(run.payment))
-                    for i, run in keyed
-                ],
-                now,
-            )
-            fresh = [
-                (i, run)
-                for i, run in chunk
-                if not run.idempotency_key or (run.payment.sender_bic, run.idempotency_key) in claimed
-            ]
-            taken = [i for i, run in keyed if (run.payment.sender_bic, run.idempotency_key) not in claimed]
-            if fresh:
-                _persist([run for _, run in fresh])
+        fresh, taken = _chunk_record(chunk, items, now)
         for i, run in fresh:
             outcomes[i] = BatchOutcome(payment=run.payment)
         if taken:
@@ -989,7 +1076,7 @@ def payment_review_decided(*, case: ReviewCase, decision: str, officer, reason: 
     payment.updated_at = now
     payment.save()
     # Approved: its obligations are recorded now (or it waits for liquidity), as at intake.
-    stage_audit = [item for stage in PERSIST_STAGES for item in stage([run])]
+    stage_audit = [item for stage in PERSIST_STAGES for item in stage([run], PersistContext())]
     PaymentTransition.objects.bulk_create(
         [
             PaymentTransition(

@@ -274,6 +274,68 @@ def _position_keys(bank_ids: Iterable[int], now: datetime) -> dict[int, tuple[da
     return keys
 
 
+def _positions_select(keys: dict[int, tuple[date, str, Decimal]], *, lock: bool):
+    table = connection.ops.quote_name(BankPosition._meta.db_table)
+    pairs = ", ".join(["(%s, %s::date)"] * len(keys))
+    flat = [value for bank_id, (day, _, _) in keys.items() for value in (bank_id, day)]
+    return BankPosition.objects.raw(
+        f"SELECT * FROM {table} WHERE (bank_id, business_date) IN (VALUES {pairs}) ORDER BY id"
+        + (" FOR UPDATE" if lock else ""),
+        flat,
+    )
+
+
+def bank_positions_read(*, bank_ids: Iterable[int], now: datetime) -> PositionBook | None:
+    """The banks' business-day positions as committed now, without locking them (PostgreSQL); None when one of the
+    rows does not exist yet (the first payment of a bank's day takes the locked path, which creates it).
+
+    For deciding on a read and applying the result later with ``bank_positions_add``.
+    """
+    keys = _position_keys(bank_ids, now)
+    if not keys:
+        return None
+    positions = {row.bank_id: row for row in _positions_select(keys, lock=False)}
+    if len(positions) != len(keys):
+        return None
+    return PositionBook(
+        positions=positions,
+        limits_usd={bank_id: limit for bank_id, (_, _, limit) in keys.items()},
+        bics={bank_id: bic for bank_id, (_, bic, _) in keys.items()},
+    )
+
+
+def bank_positions_add(*, book: PositionBook, read: dict[int, tuple[Decimal, Decimal]], now: datetime) -> bool:
+    """Apply what ``book`` took since ``read`` (each bank's debit and credit when it was read unlocked) to the
+    positions as they are now, under their row locks (taken here, in primary-key order, held until commit).
+
+    Each bank whose debit grew is checked against its limit again with what other transactions committed
+    meanwhile; if one no longer fits, nothing is written and the answer is False (the caller starts over on the
+    locked path). Otherwise the rows are written as ``bank_positions_save`` does, alerts included.
+    """
+    banks = sorted(book.changed)
+    if not banks:
+        return True
+    keys = {
+        bank_id: (book.positions[bank_id].business_date, book.bics[bank_id], book.limits_usd[bank_id])
+        for bank_id in banks
+    }
+    locked = {row.bank_id: row for row in _positions_select(keys, lock=True)}
+    for bank_id in banks:
+        mine = book.positions[bank_id]
+        debit_then, credit_then = read[bank_id]
+        row = locked[bank_id]
+        row.debit_usd += mine.debit_usd - debit_then
+        row.credit_usd += mine.credit_usd - credit_then
+        if mine.debit_usd > debit_then and not limits.fits_limit(
+            debit=row.debit_usd, credit=row.credit_usd, amount=Decimal(0), limit=book.limits_usd[bank_id]
+        ):
+            return False
+    for bank_id in banks:
+        book.positions[bank_id] = locked[bank_id]
+    bank_positions_save(book=book, now=now)
+    return True
+
+
 def _positions_lock_postgres(keys: dict[int, tuple[date, str, Decimal]], now: datetime):
     """Plain SQL, as this runs in every payment's transaction, where building the ORM's statements cost more than
     running them: insert the missing rows (in bank order, before any row is locked, so two transactions starting a
@@ -288,9 +350,7 @@ def _positions_lock_postgres(keys: dict[int, tuple[date, str, Decimal]], now: da
             "ON CONFLICT (bank_id, business_date) DO NOTHING",
             [now, *flat],
         )
-    return BankPosition.objects.raw(
-        f"SELECT * FROM {table} WHERE (bank_id, business_date) IN (VALUES {pairs}) ORDER BY id FOR UPDATE", flat
-    )
+    return _positions_select(keys, lock=True)
 
 
 def bank_positions_lock(*, bank_ids: Iterable[int], now: datetime) -> PositionBook:

@@ -179,3 +179,95 @@ def test_the_two_legs_of_one_payment_settled_by_two_cycles_at_once_settle_it(sce
         assert payment.status == PaymentStatus.SETTLED, attempt
         steps = [(t.from_status, t.to_status) for t in payment.timeline.all()][-2:]
         assert steps == [("queued", "settling"), ("settling", "settled")]
+
+
+def _batch(operator, amounts, prefix):
+    from payments.choices import Channel
+    from payments.services import BatchItem, payments_initiate_many
+
+    items = [
+        BatchItem(
+            instruction=PaymentInstruction(
+                sender_bic=ENBX,
+                receiver_bic=SBIN,
+                amount=amount,
+                currency="USD",
+                debtor_name=f"{prefix} debtor {i}",
+                creditor_name="Mumbai Textiles Pvt Ltd",
+            )
+        )
+        for i, amount in enumerate(amounts)
+    ]
+    return [o.payment.pk for o in payments_initiate_many(actor=operator, items=items, channel=Channel.BATCH)]
+
+
+def test_concurrent_batches_deciding_on_unlocked_reads_never_pass_the_limit(scenario, users):
+    # Batches decide liquidity on an unlocked read and lock the positions only at the end; the re-check there (and
+    # the locked path it falls back to) must keep the limit whatever the interleaving.
+    operator = users[OPERATOR]
+    with time_machine.travel(WEDNESDAY, tick=False):
+        pay(operator, amount="1.00")  # the business day's position rows exist: batches may take the unlocked path
+        set_limit(ENBX, 6000)
+        batches = [[D("400.00")] * 5, [D("700.00")] * 3, [D("300.00")] * 6, [D("1000.00")] * 2] * 2
+
+        def send(i):
+            return _batch(operator, batches[i], f"b{i}")
+
+        ids = [pk for result in in_threads(len(batches), send) for pk in result]
+
+    payments = list(Payment.objects.filter(pk__in=ids))
+    assert len(payments) == sum(len(b) for b in batches)
+    with_obligations = set(Obligation.objects.values_list("payment_id", flat=True))
+    admitted = [p for p in payments if p.pk in with_obligations]
+    waiting = [p for p in payments if p.awaiting_liquidity]
+    assert {p.pk for p in admitted}.isdisjoint({p.pk for p in waiting})
+    assert len(admitted) + len(waiting) == len(payments)
+    position = BankPosition.objects.get(bank__bic=ENBX)
+    assert position.debit_usd == sum(p.amount_usd for p in admitted) + D("1.00")
+    assert position.net_debit_usd <= D("6000")
+    assert BankPosition.objects.get(bank__bic=SBIN).credit_usd == position.debit_usd
+    assert Obligation.objects.count() == len(admitted) + 1
+
+
+def test_a_limit_used_up_between_the_read_and_the_lock_sends_the_batch_down_the_locked_path(
+    scenario, users, monkeypatch
+):
+    import psycopg2
+    from django.db import connection
+
+    import payments.services as services
+
+    operator = users[OPERATOR]
+    with time_machine.travel(WEDNESDAY, tick=False):
+        pay(operator, amount="1.00")
+        set_limit(ENBX, 5000)
+        reads = []
+        real_read = services.bank_positions_read
+
+        def read_then_someone_else_commits(**kwargs):
+            book = real_read(**kwargs)
+            reads.append(book)
+            if len(reads) == 1:
+                # Another transaction commits 4,500 USD of ENBX's limit after this read, before the batch locks.
+                params = connection.get_connection_params()
+                other = psycopg2.connect(**params)
+                with other, other.cursor() as cursor:
+                    cursor.execute(
+                        "UPDATE settlement_bankposition SET debit_usd = debit_usd + 4500 "
+                        "WHERE bank_id = (SELECT id FROM settlement_bank WHERE bic = %s)",
+                        [ENBX],
+                    )
+                other.close()
+            return book
+
+        monkeypatch.setattr(services, "bank_positions_read", read_then_someone_else_commits)
+        ids = _batch(operator, [D("600.00")] * 3, "late")
+
+    assert len(reads) == 1  # the second attempt took the locked path, which does not read unlocked
+    payments = list(Payment.objects.filter(pk__in=ids))
+    # On the locked path, with 4,501 used: none of the three 600s fits; each waits, none owes anything.
+    assert all(p.awaiting_liquidity for p in payments) and len(payments) == 3
+    assert not Obligation.objects.filter(payment_id__in=ids).exists()
+    position = BankPosition.objects.get(bank__bic=ENBX)
+    assert position.debit_usd == D("4501.00")
+    assert PaymentTransition.objects.filter(payment_id__in=ids).count() == 5 * 3
